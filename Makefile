@@ -1,0 +1,45 @@
+# make demo  - create .venv if missing, install rankaudit, show the demo workspace
+# make test  - create .venv if missing, install rankaudit with dev tools, lint, type-check, test
+# Installs are pinned by requirements.lock (torch==2.13.0, the CPU build these machines carry).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test lint typecheck unit install fixtures lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rankaudit validate --workspace fixtures/demo
+	$(BIN)/rankaudit demo --workspace fixtures/demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+
+test: lint typecheck unit
+
+# Rebuild the committed demo workspace (deterministic: the same files every time).
+fixtures: $(STAMP)
+	$(BIN)/rankaudit fixtures build --out fixtures/demo --force
+
+# Refresh the lock after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+"""`python -m rankaudit` runs the command line."""
+
+from rankaudit.cli import main
+
+main()

@@ -1,0 +1,403 @@
+"""The `lightgbm` and `xgboost` kinds: gradient-boosted trees, one booster or one per head.
+
+`path` is either one booster file (a single-score ranker whose score is the booster's
+prediction, a probability for binary objectives) or a multi-head manifest::
+
+    {"format": "rankaudit-multihead",
+     "heads": {"favorite": {"file": "favorite.txt", "weight": 0.5}, ...}}
+
+with files relative to the manifest, in head (output) order. Both libraries share everything
+but loading a booster and reading its metadata, which each `_Backend` supplies; the libraries
+are imported only when a model of their kind is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, ModuleType
+from typing import Any, ClassVar, Protocol, Self
+
+import numpy as np
+import pandas as pd
+
+from rankaudit.errors import ModelLoadError
+from rankaudit.models.base import (
+    ModelConfig,
+    check_keys,
+    check_options,
+    fingerprint_files,
+    fingerprint_path,
+    finite_float,
+    no_heads_error,
+    require_columns,
+    require_path,
+)
+
+__all__ = ["MULTIHEAD_FORMAT", "LightGBMRanker", "XGBoostRanker"]
+
+MULTIHEAD_FORMAT = "rankaudit-multihead"
+
+
+# --- one booster ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _TreeModel:
+    """One loaded booster with what is needed to feed it: its features and category codes.
+
+    `categories` maps a categorical feature to the category list the booster was trained
+    with (a value's code is its position); a categorical feature without a list is assumed to
+    hold the integer codes already.
+    """
+
+    path: Path
+    booster: Any = field(repr=False)
+    feature_names: tuple[str, ...]
+    categorical_features: tuple[str, ...]
+    categories: Mapping[str, pd.Index]
+    predict_matrix: Callable[[np.ndarray], object] = field(repr=False)
+
+    @property
+    def encoding_key(self) -> tuple[object, ...]:
+        """Equal keys mean equal matrices for the same frame, so heads can share one."""
+        return (
+            self.feature_names,
+            self.categorical_features,
+            tuple((k, tuple(v)) for k, v in sorted(self.categories.items())),
+        )
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return the float64 matrix the booster reads, columns in its feature order."""
+        x = np.empty((len(frame), len(self.feature_names)), dtype=np.float64)
+        categorical = set(self.categorical_features)
+        for j, name in enumerate(self.feature_names):
+            column = frame[name]
+            if name not in categorical:
+                x[:, j] = column.to_numpy(dtype=np.float64)
+            elif name in self.categories:
+                # Vectorised lookup, compared as strings; unseen values become NaN, which both
+                # libraries route down the missing-value branch, as they would at training.
+                codes = self.categories[name].get_indexer(pd.Index(column.astype(str)))
+                x[:, j] = np.where(codes >= 0, codes, np.nan)
+            else:
+                x[:, j] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+        return x
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Return the booster's float64 prediction for each row of `x`."""
+        return np.asarray(self.predict_matrix(x), dtype=np.float64)
+
+
+class _Backend(Protocol):
+    """What differs between LightGBM and XGBoost: loading one booster file."""
+
+    def load(self, path: Path) -> _TreeModel:
+        """Return the loaded booster; raise ModelLoadError naming `path` when it cannot be."""
+        ...
+
+
+def _import_library(name: str, hint: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ModelLoadError(f"{name} is not installed; {hint}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class _LightGBMBackend:
+    def load(self, path: Path) -> _TreeModel:
+        lgb = _import_library("lightgbm", "pip install lightgbm")
+        try:
+            booster = lgb.Booster(model_file=str(path))
+        except Exception as exc:  # LightGBMError for malformed files; OSError-like otherwise
+            raise ModelLoadError(
+                f"{path}: not a LightGBM text model ({_first_line(exc)})"
+            ) from None
+        if booster.num_model_per_iteration() != 1:
+            raise ModelLoadError(
+                f"{path}: the booster predicts {booster.num_model_per_iteration()} values per row "
+                "(multiclass); rankaudit needs one score per row, or one booster per head"
+            )
+        names = tuple(str(n) for n in booster.feature_name())
+        if names and all(n == f"Column_{i}" for i, n in enumerate(names)):
+            raise ModelLoadError(
+                f"{path}: the booster has LightGBM's default feature names (Column_0, ...); "
+                "train it from a DataFrame or pass feature_name= so its columns can be found"
+            )
+        # The header's feature_infos lists the values of categorical features and a range for
+        # numeric ones; dumping a single tree reads it without dumping the whole forest.
+        infos = booster.dump_model(num_iteration=1).get("feature_infos", {})
+        categorical = tuple(n for n in names if infos.get(n, {}).get("values"))
+        categories: dict[str, pd.Index] = {}
+        stored = booster.pandas_categorical
+        if stored:
+            if len(stored) != len(categorical):
+                raise ModelLoadError(
+                    f"{path}: the model stores {len(stored)} pandas category lists but has "
+                    f"{len(categorical)} categorical features"
+                )
+            for feature, values in zip(categorical, stored, strict=True):
+                categories[feature] = pd.Index([str(v) for v in values], dtype=object)
+        return _TreeModel(
+            path=path,
+            booster=booster,
+            feature_names=names,
+            categorical_features=categorical,
+            categories=MappingProxyType(categories),
+            predict_matrix=booster.predict,
+        )
+
+
+class _XGBoostBackend:
+    def load(self, path: Path) -> _TreeModel:
+        xgb = _import_library("xgboost", "pip install 'rankaudit[xgboost]'")
+        booster = xgb.Booster()
+        try:
+            booster.load_model(str(path))
+        except Exception as exc:  # XGBoostError for malformed files
+            raise ModelLoadError(f"{path}: not an XGBoost model ({_first_line(exc)})") from None
+        if booster.feature_names is None:
+            raise ModelLoadError(
+                f"{path}: the booster has no feature names; train it from a DataFrame or set "
+                "booster.feature_names before save_model so its columns can be found"
+            )
+        names = tuple(str(n) for n in booster.feature_names)
+        types = booster.feature_types or ["float"] * len(names)
+        categorical = tuple(n for n, t in zip(names, types, strict=True) if t == "c")
+        return _TreeModel(
+            path=path,
+            booster=booster,
+            feature_names=names,
+            categorical_features=categorical,
+            categories=MappingProxyType(self._categories(booster, categorical, path)),
+            predict_matrix=booster.inplace_predict,
+        )
+
+    @staticmethod
+    def _categories(booster: Any, categorical: tuple[str, ...], path: Path) -> dict[str, pd.Index]:
+        """Return the category lists XGBoost (>= 3.1) stores for models trained on pandas
+        categoricals; older models store none and are fed the integer codes as they are."""
+        if not categorical or not hasattr(booster, "get_categories"):
+            return {}
+        try:
+            stored = booster.get_categories(export_to_arrow=True)
+            if stored.empty():
+                return {}
+            pairs = stored.to_arrow()
+        except Exception as exc:  # pyarrow missing, or an API change in a newer xgboost
+            raise ModelLoadError(
+                f"{path}: cannot read the categories stored in the model ({_first_line(exc)})"
+            ) from None
+        return {
+            str(name): pd.Index([str(v) for v in values.to_pylist()], dtype=object)
+            for name, values in pairs
+            if values is not None
+        }
+
+
+# --- the adapter ----------------------------------------------------------------------------
+
+
+def _read_manifest(path: Path, raw: dict[str, Any]) -> dict[str, tuple[Path, str, float]]:
+    """Return head -> (file, file as written, weight) from a multi-head manifest."""
+    where = str(path)
+    if raw["format"] != MULTIHEAD_FORMAT:
+        raise ModelLoadError(
+            f"{where}: 'format' must be {MULTIHEAD_FORMAT!r}; got {raw['format']!r}"
+        )
+    check_keys(raw, where, required=("format", "heads"))
+    heads = raw["heads"]
+    if not isinstance(heads, dict) or not heads:
+        raise ModelLoadError(
+            f"{where}: 'heads' must be a non-empty object: head -> {{'file': ..., 'weight': ...}}"
+        )
+    out: dict[str, tuple[Path, str, float]] = {}
+    for head, entry in heads.items():
+        at = f"{where}: heads.{head}"
+        if not head or not isinstance(entry, dict):
+            raise ModelLoadError(f"{at} must be an object with 'file' and 'weight'")
+        check_keys(entry, at, required=("file", "weight"))
+        file = entry["file"]
+        if not isinstance(file, str) or not file:
+            raise ModelLoadError(f"{at}: 'file' must be a path relative to the manifest")
+        out[head] = (path.parent / file, file, finite_float(entry["weight"], at, "weight"))
+    return out
+
+
+def _check_same_features(models: Mapping[str, _TreeModel], where: str) -> None:
+    (first_head, first), *rest = models.items()
+    for head, model in rest:
+        if model.feature_names == first.feature_names:
+            continue
+        extra = sorted(set(model.feature_names) - set(first.feature_names))
+        missing = sorted(set(first.feature_names) - set(model.feature_names))
+        detail = (
+            f"extra {extra}, missing {missing}" if extra or missing else "same names, other order"
+        )
+        raise ModelLoadError(
+            f"{where}: head {head!r} ({model.path.name}) reads other features than head "
+            f"{first_head!r} ({first.path.name}): {detail}; all heads must read the same features"
+        )
+    for head, model in rest:
+        if set(model.categorical_features) != set(first.categorical_features):
+            raise ModelLoadError(
+                f"{where}: head {head!r} treats {sorted(model.categorical_features)} as "
+                f"categorical but head {first_head!r} treats {sorted(first.categorical_features)}"
+            )
+
+
+def _probe(model: _TreeModel) -> None:
+    # A one-row prediction catches multi-output boosters at load time, not mid-audit.
+    out = model.predict(np.zeros((1, len(model.feature_names)), dtype=np.float64))
+    if out.shape != (1,):
+        raise ModelLoadError(
+            f"{model.path}: the booster returns shape {out.shape[1:]} per row; "
+            "rankaudit needs one score per row, or one booster per head"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class _TreeRanker:
+    """Shared implementation of the tree kinds; subclasses name their backend."""
+
+    BACKEND: ClassVar[_Backend]
+    LIBRARY: ClassVar[str]
+    OPTIONS: ClassVar[frozenset[str]] = frozenset()
+
+    name: str
+    kind: str
+    models: tuple[_TreeModel, ...] = field(repr=False)
+    heads: tuple[str, ...]
+    head_weights: Mapping[str, float]
+    fingerprint: str
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> Self:
+        """Return the ranker for a booster file or a multi-head manifest at `config.path`."""
+        check_options(config, cls.OPTIONS)
+        path = require_path(config)
+        manifest = _read_if_manifest(path)
+        if manifest is None:
+            model = cls.BACKEND.load(path)
+            _probe(model)
+            return cls(
+                name=config.name,
+                kind=config.kind,
+                models=(model,),
+                heads=(),
+                head_weights=MappingProxyType({}),
+                fingerprint=fingerprint_path(path),
+            )
+        entries = _read_manifest(path, manifest)
+        models: dict[str, _TreeModel] = {}
+        for head, (file, _, _) in entries.items():
+            if not file.is_file():
+                raise ModelLoadError(f"{path}: heads.{head}: model file {file} not found")
+            models[head] = cls.BACKEND.load(file)
+            _probe(models[head])
+        _check_same_features(models, str(path))
+        files = {path.name: path} | {written: file for file, written, _ in entries.values()}
+        return cls(
+            name=config.name,
+            kind=config.kind,
+            models=tuple(models.values()),
+            heads=tuple(entries),
+            head_weights=MappingProxyType({h: w for h, (_, _, w) in entries.items()}),
+            fingerprint=fingerprint_files(files),
+        )
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.models[0].feature_names
+
+    @property
+    def categorical_features(self) -> tuple[str, ...]:
+        return self.models[0].categorical_features
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return self.feature_names
+
+    @property
+    def description(self) -> str:
+        n = len(self.feature_names)
+        if not self.heads:
+            return f"{self.LIBRARY} booster, {n} features"
+        return f"{self.LIBRARY} multi-head ({len(self.heads)} boosters), {n} features"
+
+    def _predict_heads(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        require_columns(frame, f"{self.name} ({self.kind})", self.required_columns)
+        matrices: dict[tuple[object, ...], np.ndarray] = {}
+        out = []
+        for model in self.models:
+            key = model.encoding_key
+            if key not in matrices:
+                matrices[key] = model.encode(frame)
+            out.append(model.predict(matrices[key]))
+        return out
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return float64 scores: the booster's prediction, or sum_h weight_h * p_h."""
+        predictions = self._predict_heads(frame)
+        if not self.heads:
+            return predictions[0]
+        total = np.zeros(len(frame), dtype=np.float64)
+        for head, p in zip(self.heads, predictions, strict=True):
+            total += self.head_weights[head] * p
+        return total
+
+    def head_scores(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return one float64 column per head (each booster's prediction), indexed like
+        `frame`; raises ModelLoadError for a single-booster ranker."""
+        if not self.heads:
+            raise no_heads_error(f"{self.name} ({self.kind})")
+        predictions = self._predict_heads(frame)
+        return pd.DataFrame(dict(zip(self.heads, predictions, strict=True)), index=frame.index)
+
+
+def _read_if_manifest(path: Path) -> dict[str, Any] | None:
+    """Return the manifest object when `path` is a rankaudit multi-head manifest, else None.
+
+    An XGBoost JSON model is also a JSON object; a manifest is told apart by its 'format' key.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: model file not found") from None
+    except IsADirectoryError:
+        raise ModelLoadError(
+            f"{path}: is a directory; give the booster file or the multi-head manifest"
+        ) from None
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read model file ({exc.strerror})") from None
+    if data.lstrip()[:1] != b"{":
+        return None
+    try:
+        raw = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # let the library report what is wrong with its own format
+    if isinstance(raw, dict) and "format" in raw:
+        return raw
+    return None
+
+
+class LightGBMRanker(_TreeRanker):
+    """The `lightgbm` kind: LightGBM text models (Booster.save_model)."""
+
+    BACKEND: ClassVar[_Backend] = _LightGBMBackend()
+    LIBRARY: ClassVar[str] = "lightgbm"
+
+
+class XGBoostRanker(_TreeRanker):
+    """The `xgboost` kind: XGBoost JSON (or UBJSON) models (Booster.save_model)."""
+
+    BACKEND: ClassVar[_Backend] = _XGBoostBackend()
+    LIBRARY: ClassVar[str] = "xgboost"

@@ -1,0 +1,99 @@
+"""Rich renderables for the terminal: pure functions from results to tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping
+
+from rich.table import Table
+from rich.text import Text
+
+from rankaudit.compare.evaluation import Evaluation
+from rankaudit.data import schema
+from rankaudit.timeline import TimelineView
+
+__all__ = ["evaluation_table", "timeline_table"]
+
+#: How each engagement head is shown in the terminal.
+_HEAD_MARKS = {
+    "favorite": "♥ fav",
+    "retweet": "↻ rt",
+    "reply": "↩ reply",
+    "good_click": "⊙ click",
+    "negative_feedback": "✖ neg",
+}
+
+
+def _engaged(row: Mapping[Hashable, object], heads: tuple[str, ...]) -> Text:
+    text = Text()
+    for head in heads:
+        if row.get(schema.label_column(head)) == 1:
+            style = "red" if head.startswith("negative") else "green"
+            text.append(_HEAD_MARKS.get(head, head) + " ", style=style)
+    return text
+
+
+def _move(displacement: int) -> Text:
+    if displacement > 0:
+        return Text(f"▲{displacement}", style="green")
+    if displacement < 0:
+        return Text(f"▼{-displacement}", style="red")
+    return Text("=", style="dim")
+
+
+def timeline_table(view: TimelineView) -> Table:
+    """Both orderings of one request: each row a tweet, sorted by the second model's position."""
+    first, second = view.models
+    table = Table(
+        title=f"viewer {view.user_id} · request {view.request_id} · served {view.served_at:%Y-%m-%d %H:%M} UTC",
+        caption=f"▲/▼: places {second} moved the tweet relative to {first}; engaged = what the viewer did",
+    )
+    table.add_column(f"{second} #", justify="right")
+    table.add_column(f"{first} #", justify="right")
+    table.add_column("move", justify="right")
+    table.add_column("tweet")
+    table.add_column("author")
+    table.add_column("net", justify="center")
+    table.add_column(f"{first} score", justify="right")
+    table.add_column(f"{second} score", justify="right")
+    table.add_column("engaged")
+    has_text = schema.TWEET_TEXT in view.rows
+    for row in view.rows.to_dict("records"):
+        snippet = str(row[schema.TWEET_TEXT])[:40] if has_text else ""
+        tweet = Text(str(row[schema.TWEET_ID]), style="bold")
+        if snippet:
+            tweet.append(f" {snippet}", style="dim")
+        network = row.get("in_network")
+        table.add_row(
+            str(row["position_b"]),
+            str(row["position_a"]),
+            _move(int(row["displacement"])),
+            tweet,
+            str(row[schema.AUTHOR_ID]),
+            "in" if network == 1 else ("out" if network == 0 else "?"),
+            f"{row['score_a']:.4f}",
+            f"{row['score_b']:.4f}",
+            _engaged(row, view.heads),
+        )
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def evaluation_table(evaluation: Evaluation, *, title: str = "evaluation") -> Table:
+    """NDCG@k and per-head ROC-AUC / RCE (RCE only for heads a model predicts) per model."""
+    table = Table(title=f"{title}: {evaluation.requests} requests, {evaluation.rows} rows")
+    table.add_column("model")
+    table.add_column(f"NDCG@{evaluation.k}", justify="right")
+    heads = next(iter(evaluation.heads.values())).keys()
+    for head in heads:
+        table.add_column(f"{head} AUC / RCE", justify="right")
+    for model, ndcg in evaluation.ndcg.items():
+        cells = [
+            f"{_fmt(evaluation.heads[model][h]['roc_auc'])} / {_fmt(evaluation.heads[model][h]['rce'])}"
+            for h in heads
+        ]
+        table.add_row(model, _fmt(ndcg), *cells)
+    return table

@@ -1,0 +1,203 @@
+"""`rankaudit.toml` -> a frozen Workspace: logs, spec, heads and models, paths resolved once.
+
+Example::
+
+    name = "demo"
+    logs = "logs"                    # a file or a directory of .parquet / .csv / .jsonl files
+    spec = "features.yaml"
+    ground_truth = "ground_truth.json"   # optional, written by `rankaudit fixtures build`
+
+    [heads]                          # engagement heads and their weights in the final score
+    favorite = 0.5
+    reply = 13.5
+
+    [evaluation]
+    holdout_from = "2026-11-11T00:00:00Z"   # requests served from then on are held out
+
+    [models.baseline]
+    kind = "lightgbm"
+    path = "models/baseline/heads.json"
+
+    [models.deep]
+    kind = "torch"
+    path = "models/deep"
+
+Paths are relative to the file. Unknown keys are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rankaudit.data.readers import LogSource
+from rankaudit.data.spec import FeatureSpec, load_spec
+from rankaudit.errors import UnknownKeyError, WorkspaceError
+from rankaudit.models.base import ModelConfig
+from rankaudit.models.registry import available_kinds
+
+__all__ = ["CONFIG_NAME", "Workspace", "load_workspace"]
+
+CONFIG_NAME = "rankaudit.toml"
+_TOP_KEYS = frozenset(
+    {"name", "logs", "logs_format", "spec", "ground_truth", "heads", "evaluation", "models"}
+)
+_EVALUATION_KEYS = frozenset({"holdout_from"})
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A loaded workspace. `models` maps each configured name to its (not yet loaded) config."""
+
+    root: Path
+    config_path: Path
+    name: str
+    logs: LogSource
+    spec: FeatureSpec
+    spec_path: Path
+    heads: Mapping[str, float]
+    models: Mapping[str, ModelConfig]
+    holdout_from: pd.Timestamp | None = None
+    ground_truth_path: Path | None = None
+    _rankers: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def model(self, name: str) -> ModelConfig:
+        """Return the config of a configured model; the error lists the configured names."""
+        try:
+            return self.models[name]
+        except KeyError:
+            raise WorkspaceError(
+                f"{self.config_path}: no model named {name!r}; configured: {', '.join(self.models)}"
+            ) from None
+
+    def ranker(self, name: str) -> Any:
+        """Load (once per workspace object) and return the named Ranker."""
+        if name not in self._rankers:
+            from rankaudit.models.registry import load_ranker
+
+            self._rankers[name] = load_ranker(self.model(name))
+        return self._rankers[name]
+
+
+def _check_keys(table: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise UnknownKeyError(
+                f"{where}: unknown key {key!r}; allowed: {', '.join(sorted(allowed))}"
+            )
+
+
+def _string(table: Mapping[str, Any], key: str, where: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value:
+        raise WorkspaceError(f"{where}: {key!r} must be a non-empty string")
+    return value
+
+
+def _resolve(root: Path, value: str, where: str, *, must_exist: bool = True) -> Path:
+    path = (root / value).resolve()
+    if must_exist and not path.exists():
+        raise WorkspaceError(f"{where}: {value!r} does not exist (looked at {path})")
+    return path
+
+
+def _parse_heads(raw: object, where: str) -> dict[str, float]:
+    if not isinstance(raw, Mapping) or not raw:
+        raise WorkspaceError(f"{where} [heads]: list at least one head with its weight")
+    heads: dict[str, float] = {}
+    for head, weight in raw.items():
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not math.isfinite(weight)
+        ):
+            raise WorkspaceError(
+                f"{where} [heads]: weight of {head!r} must be a number; got {weight!r}"
+            )
+        heads[head] = float(weight)
+    return heads
+
+
+def _parse_models(raw: object, root: Path, where: str) -> dict[str, ModelConfig]:
+    if not isinstance(raw, Mapping) or not raw:
+        raise WorkspaceError(f"{where}: configure at least one model as a [models.<name>] table")
+    kinds = available_kinds()
+    models: dict[str, ModelConfig] = {}
+    for name, table in raw.items():
+        source = f"{where} [models.{name}]"
+        if not isinstance(table, Mapping):
+            raise WorkspaceError(f"{source}: must be a table with 'kind' (and usually 'path')")
+        kind = _string(table, "kind", source)
+        if kind not in kinds:
+            raise WorkspaceError(
+                f"{source}: unknown kind {kind!r}; valid kinds: {', '.join(kinds)}"
+            )
+        path = _resolve(root, _string(table, "path", source), source) if "path" in table else None
+        options = {k: v for k, v in table.items() if k not in ("kind", "path")}
+        models[name] = ModelConfig(name=name, kind=kind, path=path, options=options, source=source)
+    return models
+
+
+def load_workspace(directory: Path | str = ".") -> Workspace:
+    """Read `<directory>/rankaudit.toml` (or the file itself) and return the Workspace.
+
+    Raises WorkspaceError (or UnknownKeyError) naming the file and key when the config is wrong,
+    and SchemaError when the feature spec is malformed.
+    """
+    location = Path(directory)
+    config_path = location if location.is_file() else location / CONFIG_NAME
+    if not config_path.is_file():
+        raise WorkspaceError(
+            f"{config_path}: no workspace here (rankaudit.toml not found); pass --workspace DIR"
+        )
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkspaceError(f"{config_path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise WorkspaceError(f"{config_path}: cannot read ({exc.strerror})") from None
+    where = str(config_path)
+    root = config_path.parent.resolve()
+    _check_keys(raw, _TOP_KEYS, where)
+    logs_format = raw.get("logs_format")
+    if logs_format is not None and not isinstance(logs_format, str):
+        raise WorkspaceError(f"{where}: 'logs_format' must be a string")
+    logs = LogSource.from_path(_resolve(root, _string(raw, "logs", where), where), logs_format)
+    spec_path = _resolve(root, _string(raw, "spec", where), where)
+    evaluation = raw.get("evaluation", {})
+    if not isinstance(evaluation, Mapping):
+        raise WorkspaceError(f"{where}: [evaluation] must be a table")
+    _check_keys(evaluation, _EVALUATION_KEYS, f"{where} [evaluation]")
+    holdout_from = None
+    if "holdout_from" in evaluation:
+        try:
+            holdout_from = pd.Timestamp(evaluation["holdout_from"])
+        except (ValueError, TypeError):
+            raise WorkspaceError(
+                f"{where} [evaluation]: 'holdout_from' must be an ISO timestamp; "
+                f"got {evaluation['holdout_from']!r}"
+            ) from None
+        holdout_from = (
+            holdout_from.tz_localize("UTC") if holdout_from.tzinfo is None else holdout_from
+        )
+    ground_truth = raw.get("ground_truth")
+    return Workspace(
+        root=root,
+        config_path=config_path.resolve(),
+        name=str(raw.get("name", root.name)),
+        logs=logs,
+        spec=load_spec(spec_path),
+        spec_path=spec_path,
+        heads=_parse_heads(raw.get("heads"), where),
+        models=_parse_models(raw.get("models"), root, where),
+        holdout_from=holdout_from,
+        ground_truth_path=_resolve(root, ground_truth, where)
+        if isinstance(ground_truth, str)
+        else None,
+    )

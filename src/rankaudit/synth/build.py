@@ -144,7 +144,14 @@ def build_workspace(
         )
         (staging / "rankaudit.toml").write_text(_workspace_toml(out.name), encoding="utf-8")
         source = LogSource.from_path(staging / "logs")
-        frame = read_timelines(source, DEMO_SPEC)
+        # Training and evaluation never read the tweet text: leave it on disk.
+        needed = [
+            *schema.REQUIRED_COLUMNS,
+            schema.POSITION,
+            *DEMO_SPEC.names,
+            *(schema.label_column(h) for h in HEAD_WEIGHTS),
+        ]
+        frame = read_timelines(source, DEMO_SPEC, columns=list(dict.fromkeys(needed)))
         before = frame[schema.SERVED_AT] < HOLDOUT_FROM
         train, holdout = (
             frame.loc[before].reset_index(drop=True),

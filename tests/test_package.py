@@ -10,7 +10,9 @@ def test_import_is_light() -> None:
         "heavy = {'torch', 'dash', 'plotly', 'shap', 'captum', 'lightgbm'} & set(sys.modules); "
         "print(sorted(heavy))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 

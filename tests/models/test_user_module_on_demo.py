@@ -47,11 +47,15 @@ def test_user_module_scores_the_demo_logs(tmp_path: Path) -> None:
     frame = read_timelines(workspace.logs, workspace.spec).head(5000)
     heads = ranker.head_scores(frame)
     x_num = torch.tensor(frame[NUMERIC].to_numpy(dtype=np.float32))
-    x_cat = torch.tensor(frame["client"].map({c: i + 1 for i, c in enumerate(CLIENTS)}).to_numpy()[:, None])
+    x_cat = torch.tensor(
+        frame["client"].map({c: i + 1 for i, c in enumerate(CLIENTS)}).to_numpy()[:, None]
+    )
     with torch.no_grad():
         expected = module(x_num, x_cat).numpy()
     np.testing.assert_allclose(heads.to_numpy(), expected, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(ranker.score(frame), 0.5 * expected[:, 0] + 13.5 * expected[:, 1], rtol=1e-5)
+    np.testing.assert_allclose(
+        ranker.score(frame), 0.5 * expected[:, 0] + 13.5 * expected[:, 1], rtol=1e-5
+    )
     assert ranker.heads == ("favorite", "reply")
 
 

@@ -68,5 +68,6 @@ def test_deep_beats_baseline_on_held_out_requests() -> None:
     for head in workspace.heads:
         deep, baseline = evaluation.heads["deep"][head], evaluation.heads["baseline"][head]
         assert deep["roc_auc"] > baseline["roc_auc"], head
-        assert deep["rce"] is not None and baseline["rce"] is not None
+        assert deep["rce"] is not None
+        assert baseline["rce"] is not None
         assert deep["rce"] > baseline["rce"], head

@@ -3,6 +3,7 @@ bad input prints one line on stderr and exits 2, never a traceback."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -31,6 +32,9 @@ fixtures_app = typer.Typer(help="Build demo and benchmark workspaces.", no_args_
 app.add_typer(fixtures_app, name="fixtures")
 
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal and "COLUMNS" not in os.environ:
+    # Piped or captured output (files, CI logs) is not cut down to 80 columns.
+    out.width = 160
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 WorkspaceOption = Annotated[

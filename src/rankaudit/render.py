@@ -48,27 +48,27 @@ def timeline_table(view: TimelineView) -> Table:
         title=f"viewer {view.user_id} · request {view.request_id} · served {view.served_at:%Y-%m-%d %H:%M} UTC",
         caption=f"▲/▼: places {second} moved the tweet relative to {first}; engaged = what the viewer did",
     )
-    table.add_column(f"{second} #", justify="right")
-    table.add_column(f"{first} #", justify="right")
-    table.add_column("move", justify="right")
-    table.add_column("tweet")
-    table.add_column("author")
-    table.add_column("net", justify="center")
-    table.add_column(f"{first} score", justify="right")
-    table.add_column(f"{second} score", justify="right")
+    # Ids, positions and scores never wrap; only the text snippet gives way on a narrow terminal.
+    table.add_column(f"{second} #", justify="right", no_wrap=True)
+    table.add_column(f"{first} #", justify="right", no_wrap=True)
+    table.add_column("move", justify="right", no_wrap=True)
+    table.add_column("tweet", no_wrap=True)
+    table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=36)
+    table.add_column("author", no_wrap=True)
+    table.add_column("net", justify="center", no_wrap=True)
+    table.add_column(f"{first} score", justify="right", no_wrap=True)
+    table.add_column(f"{second} score", justify="right", no_wrap=True)
     table.add_column("engaged")
     has_text = schema.TWEET_TEXT in view.rows
     for row in view.rows.to_dict("records"):
-        snippet = str(row[schema.TWEET_TEXT])[:40] if has_text else ""
-        tweet = Text(str(row[schema.TWEET_ID]), style="bold")
-        if snippet:
-            tweet.append(f" {snippet}", style="dim")
+        snippet = Text(str(row[schema.TWEET_TEXT]) if has_text else "", style="dim")
         network = row.get("in_network")
         table.add_row(
             str(row["position_b"]),
             str(row["position_a"]),
             _move(int(row["displacement"])),
-            tweet,
+            Text(str(row[schema.TWEET_ID]), style="bold"),
+            snippet,
             str(row[schema.AUTHOR_ID]),
             "in" if network == 1 else ("out" if network == 0 else "?"),
             f"{row['score_a']:.4f}",

@@ -31,11 +31,19 @@ app = typer.Typer(
 fixtures_app = typer.Typer(help="Build demo and benchmark workspaces.", no_args_is_help=True)
 app.add_typer(fixtures_app, name="fixtures")
 
-out = Console(highlight=False, soft_wrap=True)
-if not out.is_terminal and "COLUMNS" not in os.environ:
-    # Piped or captured output (files, CI logs) is not cut down to 80 columns.
-    out.width = 160
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def _stdout() -> Console:
+    """The console for results, made per command so that it sees the current environment."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped or captured output (files, CI logs) is not cut down to 80 columns.
+        console.width = 160
+    return console
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
 
 WorkspaceOption = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder holding rankaudit.toml.")
@@ -44,7 +52,7 @@ WorkspaceOption = Annotated[
 
 def _fail(message: str) -> None:
     # Messages quote user data (paths, "[models.deep]"): never interpret them as rich markup.
-    err.print(Text.assemble(("error: ", "bold red"), message), emoji=False)
+    _stderr().print(Text.assemble(("error: ", "bold red"), message), emoji=False)
 
 
 def _handle_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -58,7 +66,7 @@ def _handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             for problem in exc.problems:
                 _fail(problem)
             if len(exc.problems) > 1:
-                err.print(f"{len(exc.problems)} problems found", emoji=False)
+                _stderr().print(f"{len(exc.problems)} problems found", emoji=False)
             raise typer.Exit(2) from None
         except RankauditError as exc:
             _fail(str(exc))
@@ -77,6 +85,7 @@ def validate(workspace: WorkspaceOption = Path(".")) -> None:
     from rankaudit.workspace import load_workspace
 
     summary = validate_workspace(load_workspace(workspace))
+    out = _stdout()
     logs = summary.logs
     span = f"{logs.first_served:%Y-%m-%d %H:%M} .. {logs.last_served:%Y-%m-%d %H:%M} UTC"
     out.print(
@@ -85,7 +94,10 @@ def validate(workspace: WorkspaceOption = Path(".")) -> None:
     )
     out.print(f"    {summary.features} features, heads: {', '.join(summary.heads)}")
     for model in summary.models:
-        out.print(f"    model {model.name}: {model.description} [sha256 {model.fingerprint[:12]}]")
+        out.print(
+            f"    model {model.name}: {model.description} (sha256 {model.fingerprint[:12]})",
+            markup=False,
+        )
 
 
 @fixtures_app.command("build")
@@ -108,8 +120,9 @@ def fixtures_build(
         users=users,
         seed=seed,
         force=force,
-        progress=lambda m: err.print(f"- {m}", emoji=False),
+        progress=lambda m: _stderr().print(f"- {m}", emoji=False),
     )
+    out = _stdout()
     out.print(
         f"wrote {report.out}: {report.rows} rows, {report.requests} requests, {report.users} users, "
         f"logs {report.log_bytes / 1e6:.2f} MB"
@@ -143,7 +156,7 @@ def demo(
     from rankaudit.workspace import load_workspace
 
     view = load_side_by_side(load_workspace(workspace), user=user, request=request, models=vs)
-    out.print(timeline_table(view))
+    _stdout().print(timeline_table(view))
 
 
 def main() -> None:

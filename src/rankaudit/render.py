@@ -45,8 +45,13 @@ def timeline_table(view: TimelineView) -> Table:
     """Both orderings of one request: each row a tweet, sorted by the second model's position."""
     first, second = view.models
     table = Table(
-        title=f"viewer {view.user_id} · request {view.request_id} · served {view.served_at:%Y-%m-%d %H:%M} UTC",
-        caption=f"▲/▼: places {second} moved the tweet relative to {first}; engaged = what the viewer did",
+        # Log values go in as Text, never as markup: a "[b]" in an id or a tweet stays literal.
+        title=Text(
+            f"viewer {view.user_id} · request {view.request_id} · served {view.served_at:%Y-%m-%d %H:%M} UTC"
+        ),
+        caption=Text(
+            f"▲/▼: places {second} moved the tweet relative to {first}; engaged = what the viewer did"
+        ),
     )
     # Ids, positions and scores never wrap; only the text snippet gives way on a narrow terminal.
     table.add_column(f"{second} #", justify="right", no_wrap=True)
@@ -69,7 +74,7 @@ def timeline_table(view: TimelineView) -> Table:
             _move(int(row["displacement"])),
             Text(str(row[schema.TWEET_ID]), style="bold"),
             snippet,
-            str(row[schema.AUTHOR_ID]),
+            Text(str(row[schema.AUTHOR_ID])),
             "in" if network == 1 else ("out" if network == 0 else "?"),
             f"{row['score_a']:.4f}",
             f"{row['score_b']:.4f}",

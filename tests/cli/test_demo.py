@@ -26,7 +26,7 @@ def test_demo_defaults_to_the_most_disagreeing_request() -> None:
     assert by_deep["position_b"].tolist() == list(range(1, len(rows) + 1))
     deep = workspace.ranker("deep")
     assert rows["score_b"].to_numpy() == __import__("pytest").approx(deep.score(rows))
-    result = runner.invoke(app, ["demo", "--workspace", str(DEMO)])
+    result = runner.invoke(app, ["demo", "--workspace", str(DEMO)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
     assert f"viewer {view.user_id}" in result.stdout
     for tweet in rows["tweet_id"].head(5):

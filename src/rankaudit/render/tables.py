@@ -1,4 +1,4 @@
-"""Rich renderables for the terminal: pure functions from results to tables."""
+"""Rich tables for the workspace views: one request side by side, held-out evaluation."""
 
 from __future__ import annotations
 

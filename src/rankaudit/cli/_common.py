@@ -1,0 +1,68 @@
+"""What every command module shares: the error-to-exit-code mapping, consoles, common options.
+
+The CLI package is the only code that turns rankaudit errors into exit codes: bad input prints
+one line on stderr and exits 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from rankaudit.errors import RankauditError, ValidationFailed
+
+__all__ = ["WorkspaceOption", "handle_errors", "stderr_console", "stdout_console"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def stdout_console() -> Console:
+    """The console for results, made per command so that it sees the current environment."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped or captured output (files, CI logs) is not cut down to 80 columns.
+        console.width = 160
+    return console
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+WorkspaceOption = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace folder holding rankaudit.toml.")
+]
+
+
+def _fail(message: str) -> None:
+    # Messages quote user data (paths, "[models.deep]"): never interpret them as rich markup.
+    stderr_console().print(Text.assemble(("error: ", "bold red"), message), emoji=False)
+
+
+def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Map rankaudit errors to exit code 2 and one line on stderr."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except ValidationFailed as exc:
+            for problem in exc.problems:
+                _fail(problem)
+            if len(exc.problems) > 1:
+                stderr_console().print(f"{len(exc.problems)} problems found", emoji=False)
+            raise typer.Exit(2) from None
+        except RankauditError as exc:
+            _fail(str(exc))
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper

@@ -7,6 +7,7 @@ wrong, where (file, column, key) and, where there is one, how to fix it.
 from __future__ import annotations
 
 __all__ = [
+    "AttributionError",
     "InputFileError",
     "ModelLoadError",
     "NotFoundError",
@@ -52,3 +53,7 @@ class ValidationFailed(RankauditError):
 
 class NotFoundError(RankauditError, LookupError):
     """A viewer, request or tweet named by the user is not in the logs."""
+
+
+class AttributionError(RankauditError, ValueError):
+    """An attribution request that cannot be served (method, reference, head or pair)."""

@@ -29,7 +29,7 @@ def test_clean_workspace_prints_a_summary(
     code, out, err = run_validate(make_workspace())
     assert code == 0, err
     assert f"{len(tiny_log)} rows, {tiny_log['request_id'].nunique()} requests, 30 users" in out
-    assert "27 features" in out
+    assert "26 features" in out
     assert "model baseline: linear" in out
 
 

@@ -3,7 +3,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import ndcg_score, roc_auc_score
 
-from rankaudit.compare.metrics import engagement_relevance, ndcg_at_k, rank_within_groups, rce
+from rankaudit.compare.metrics import (
+    engagement_relevance,
+    ndcg_at_k,
+    pr_auc,
+    rank_within_groups,
+    rce,
+    roc_and_pr_auc,
+    roc_auc,
+)
 
 
 def test_rank_within_groups_breaks_ties_by_key() -> None:
@@ -60,3 +68,35 @@ def test_rce_reference_points() -> None:
     ref = -(y * np.log(y.mean()) + (1 - y) * np.log(1 - y.mean())).mean()
     assert rce(y, p) == pytest.approx(100 * (ref - ce) / ref)
     assert roc_auc_score(y, p) > 0.5
+
+
+@pytest.mark.parametrize(
+    "case", ["continuous", "ties", "infinite ties", "one class", "no positive"]
+)
+def test_roc_and_pr_auc_match_sklearn(case: str) -> None:
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(7)
+    y = (rng.random(3000) < 0.08).astype(np.int8)
+    scores = rng.normal(size=3000) + y
+    if case == "ties":
+        scores = np.round(scores, 1)
+    elif case == "infinite ties":
+        scores[::3] = -np.inf
+    elif case == "one class":
+        y = np.ones_like(y)
+    elif case == "no positive":
+        y = np.zeros_like(y)
+    roc, average_precision = roc_and_pr_auc(y, scores)
+    # sklearn refuses infinities; a finite value below every score orders the rows the same.
+    scores = np.where(np.isinf(scores), scores[np.isfinite(scores)].min() - 1.0, scores)
+    if case in ("one class", "no positive"):
+        assert np.isnan(roc)
+    else:
+        assert roc == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+        assert roc == pytest.approx(roc_auc(y, scores), abs=1e-12)
+    if case == "no positive":
+        assert np.isnan(average_precision)
+    else:
+        assert average_precision == pytest.approx(average_precision_score(y, scores), abs=1e-12)
+        assert average_precision == pytest.approx(pr_auc(y, scores), abs=1e-12)

@@ -9,10 +9,10 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from rankaudit.compare.metrics import engagement_relevance, ndcg_at_k, pr_auc, rce, roc_auc
+from rankaudit.compare.metrics import engagement_relevance, ndcg_at_k, rce, roc_and_pr_auc
 from rankaudit.data import schema
 
-__all__ = ["Evaluation", "evaluate_rankers"]
+__all__ = ["Evaluation", "evaluate_rankers", "head_metrics"]
 
 
 class _Scorer(Protocol):
@@ -76,16 +76,7 @@ def evaluate_rankers(
         score = ranker.score(frame)
         ndcg[name] = float(np.nanmean(ndcg_at_k(groups, score, relevance, k=k, tie_key=tie_key)))
         probabilities = ranker.head_scores(frame) if ranker.heads else None
-        per_head[name] = {}
-        for head in heads:
-            labels = frame[schema.label_column(head)].to_numpy()
-            has_head = probabilities is not None and head in probabilities
-            values = probabilities[head].to_numpy() if has_head else score  # type: ignore[index]
-            per_head[name][head] = {
-                "roc_auc": roc_auc(labels, values),
-                "pr_auc": pr_auc(labels, values),
-                "rce": rce(labels, values) if has_head else None,
-            }
+        per_head[name] = head_metrics(frame, heads, score, probabilities)
     return Evaluation(
         requests=int(frame[schema.REQUEST_ID].nunique()),
         rows=len(frame),
@@ -93,3 +84,32 @@ def evaluate_rankers(
         ndcg=ndcg,
         heads=per_head,
     )
+
+
+def head_metrics(
+    frame: pd.DataFrame,
+    heads: Mapping[str, float],
+    score: np.ndarray,
+    probabilities: pd.DataFrame | None,
+) -> dict[str, dict[str, float | None]]:
+    """Return roc_auc, pr_auc and rce per head of `heads` against the `label_<head>` columns
+    of `frame`.
+
+    ROC-AUC and PR-AUC (average precision) equal sklearn's `roc_auc_score` and
+    `average_precision_score`, computed from one sort per head. A head the ranker predicts (a
+    column of `probabilities`, aligned with `frame` by position) is scored by its probability
+    and gets an RCE; otherwise the final `score` ranks the rows and RCE is None (a score is not
+    a probability).
+    """
+    out: dict[str, dict[str, float | None]] = {}
+    for head in heads:
+        labels = frame[schema.label_column(head)].to_numpy()
+        has_head = probabilities is not None and head in probabilities
+        values = probabilities[head].to_numpy() if has_head else score  # type: ignore[index]
+        roc, average_precision = roc_and_pr_auc(labels, values)
+        out[head] = {
+            "roc_auc": roc,
+            "pr_auc": average_precision,
+            "rce": rce(labels, values) if has_head else None,
+        }
+    return out

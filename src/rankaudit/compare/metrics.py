@@ -20,7 +20,19 @@ from numpy.typing import ArrayLike, NDArray
 
 from rankaudit.data import schema
 
-__all__ = ["engagement_relevance", "ndcg_at_k", "pr_auc", "rank_within_groups", "rce", "roc_auc"]
+__all__ = [
+    "dcg_at_k",
+    "engagement_relevance",
+    "ndcg_at_k",
+    "ndcg_ratio",
+    "negative_engagement",
+    "position_discount",
+    "pr_auc",
+    "rank_within_groups",
+    "rce",
+    "roc_and_pr_auc",
+    "roc_auc",
+]
 
 _EPS = 1e-7
 
@@ -31,6 +43,22 @@ def engagement_relevance(frame: pd.DataFrame, heads: Mapping[str, float]) -> NDA
     for head, weight in heads.items():
         total += weight * frame[schema.label_column(head)].to_numpy(dtype=np.float64)
     return np.maximum(total, 0.0)
+
+
+def negative_engagement(frame: pd.DataFrame, heads: Mapping[str, float]) -> NDArray[np.bool_]:
+    """Return True for rows where the viewer did any engagement whose head weight is negative
+    (negative feedback, report): the rows relevance clips to 0 although they are worse than
+    ignored."""
+    out = np.zeros(len(frame), dtype=bool)
+    for head, weight in heads.items():
+        if weight < 0:
+            out |= frame[schema.label_column(head)].to_numpy() == 1
+    return out
+
+
+def position_discount(positions: ArrayLike) -> NDArray[np.float64]:
+    """Return the DCG discount 1 / log2(position + 1) of 1-based positions."""
+    return np.asarray(1.0 / np.log2(np.asarray(positions, dtype=np.float64) + 1.0))
 
 
 def rank_within_groups(
@@ -67,17 +95,31 @@ def ndcg_at_k(
     rel = np.asarray(relevance, dtype=np.float64)
     ties = np.arange(len(rel)) if tie_key is None else np.asarray(tie_key)
     codes, uniques = pd.factorize(group_arr, sort=True)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    actual = dcg_at_k(codes, len(uniques), rank_within_groups(group_arr, scores, ties), rel, k=k)
+    ideal = dcg_at_k(codes, len(uniques), rank_within_groups(group_arr, rel, ties), rel, k=k)
+    return ndcg_ratio(actual, ideal)
 
-    def dcg(ranks: NDArray[np.int64]) -> NDArray[np.float64]:
-        inside = ranks <= k
-        gains = rel[inside] * discounts[ranks[inside] - 1]
-        return np.bincount(codes[inside], weights=gains, minlength=len(uniques)).astype(np.float64)
 
-    actual = dcg(rank_within_groups(group_arr, scores, ties))
-    ideal = dcg(rank_within_groups(group_arr, rel, ties))
+def dcg_at_k(
+    codes: ArrayLike, n_groups: int, positions: ArrayLike, relevance: ArrayLike, *, k: int
+) -> NDArray[np.float64]:
+    """Return DCG@k per group from integer group `codes` (0..n_groups-1) and 1-based
+    `positions`: sum of relevance / log2(position + 1) over positions <= k."""
+    ranks = np.asarray(positions, dtype=np.int64)
+    rel = np.asarray(relevance, dtype=np.float64)
+    inside = ranks <= k
+    gains = rel[inside] * position_discount(ranks[inside])
+    return np.bincount(np.asarray(codes)[inside], weights=gains, minlength=n_groups).astype(
+        np.float64
+    )
+
+
+def ndcg_ratio(actual: ArrayLike, ideal: ArrayLike) -> NDArray[np.float64]:
+    """Return actual / ideal DCG, NaN where the ideal DCG is 0 (nobody engaged)."""
+    actual_arr = np.asarray(actual, dtype=np.float64)
+    ideal_arr = np.asarray(ideal, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ideal > 0, actual / ideal, np.nan)
+        return np.where(ideal_arr > 0, actual_arr / ideal_arr, np.nan)
 
 
 def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float:
@@ -98,6 +140,35 @@ def pr_auc(labels: ArrayLike, scores: ArrayLike) -> float:
     if not y.any():
         return float("nan")
     return float(average_precision_score(y, np.asarray(scores, dtype=np.float64)))
+
+
+def roc_and_pr_auc(labels: ArrayLike, scores: ArrayLike) -> tuple[float, float]:
+    """Return (ROC-AUC, average precision) of 0/1 `labels` ranked by `scores`, from one sort.
+
+    Equal scores form one threshold (ROC ties get half credit), as in `roc_auc` and `pr_auc`;
+    NaN where those give NaN (ROC-AUC with one class, average precision without positives).
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    values = np.asarray(scores, dtype=np.float64)
+    if len(y) == 0:
+        return float("nan"), float("nan")
+    order = np.argsort(-values)
+    ranked = values[order]
+    # The last row of each block of equal scores closes a threshold.
+    closes = np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1]
+    true_positives = np.cumsum(y[order])[closes]
+    false_positives = closes + 1 - true_positives
+    positives, negatives = true_positives[-1], false_positives[-1]
+    if positives == 0:
+        return float("nan"), float("nan")
+    recall = true_positives / positives
+    precision = true_positives / (true_positives + false_positives)
+    average_precision = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    if negatives == 0:
+        return float("nan"), average_precision
+    fpr = np.r_[0.0, false_positives / negatives]
+    tpr = np.r_[0.0, recall]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0)), average_precision
 
 
 def rce(labels: ArrayLike, probabilities: ArrayLike) -> float:

@@ -66,6 +66,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
 
+    def __reduce__(self) -> tuple[type[ModelConfig], tuple[object, ...]]:
+        # A mappingproxy cannot be pickled; configs travel to worker processes.
+        return (type(self), (self.name, self.kind, self.path, dict(self.options), self.source))
+
     @property
     def label(self) -> str:
         """Return "<name> (<kind>)", the way error messages name a model."""

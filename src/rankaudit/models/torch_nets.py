@@ -140,7 +140,11 @@ class MLPRanker(nn.Module):
         self.probabilities = output == "probabilities"
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.head(self.body(self.inputs(x_num, x_cat)))
+        return self.forward_inputs(self.inputs(x_num, x_cat))
+
+    def forward_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything after the input layer: attribution engines feed embedded inputs here."""
+        out: torch.Tensor = self.head(self.body(x))
         if self.probabilities:
             return torch.sigmoid(out)
         return out[:, 0]
@@ -203,7 +207,10 @@ class MultiTaskRanker(nn.Module):
         )
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
-        x = self.inputs(x_num, x_cat)
+        return self.forward_inputs(self.inputs(x_num, x_cat))
+
+    def forward_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything after the input layer: attribution engines feed embedded inputs here."""
         # Explicit loops rather than comprehensions: TorchScript can script these.
         blocks = []
         for block in self.blocks:

@@ -23,7 +23,8 @@ from rankaudit.data.readers import LogSource, read_timelines
 from rankaudit.errors import WorkspaceError
 from rankaudit.synth.features import BASELINE_FEATURES, DEMO_SPEC, LOG_SCALED
 from rankaudit.synth.train import train_baseline, train_deep
-from rankaudit.synth.truth import HEAD_WEIGHTS
+from rankaudit.synth.truth import HEAD_WEIGHTS, GroundTruth
+from rankaudit.synth.truth_model import save_truth_model
 from rankaudit.synth.world import (
     HOLDOUT_FROM,
     PLANTED_BUG,
@@ -78,6 +79,11 @@ path = "models/baseline/heads.json"
 [models.deep]
 kind = "torch"
 path = "models/deep"
+
+# The simulator's ground-truth engagement model: what an ideal ranker would score.
+[models.truth]
+kind = "torch"
+path = "models/truth"
 
 # The order as served, and newest first.
 [models.served]
@@ -171,12 +177,14 @@ def build_workspace(
             seed=seed,
             max_epochs=max_epochs,
         )
+        save_truth_model(GroundTruth.load(staging / "ground_truth.json"), staging / "models/truth")
         progress(f"evaluating on {len(holdout)} held-out rows")
         from rankaudit.workspace import load_workspace
 
         workspace = load_workspace(staging)
         rankers = {
-            name: workspace.ranker(name) for name in ("baseline", "deep", "served", "chronological")
+            name: workspace.ranker(name)
+            for name in ("baseline", "deep", "truth", "served", "chronological")
         }
         evaluation = evaluate_rankers(holdout, rankers, HEAD_WEIGHTS)
         # Only the simulator knows which rows carry the planted bug: report both views.

@@ -51,8 +51,6 @@ DEMO_SPEC = FeatureSpec(features=(
     _f("viewer_account_age_days", "continuous", "viewer", "days", "Age of the viewer's account."),
     _f("viewer_like_count_50d", "continuous", "viewer", "count", "Favorites the viewer gave in the last 50 days."),
     _f("client", "categorical", "context", "category", "Client app of the request (ios, android, web)."),
-    _f("candidate_source", "categorical", "context", "category",
-       "Where the candidate came from (in_network, graph_walk, embedding, popular)."),
     _f("is_session_start", "binary", "context", "flag", "The request opened a session (not a scroll)."),
     _f("hour_of_day", "continuous", "context", "hour 0-23", "UTC hour of the request."),
 ), source="demo spec")

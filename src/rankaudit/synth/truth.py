@@ -113,7 +113,7 @@ TRUTH: Mapping[str, tuple[float, float, tuple[Term, ...]]] = {
         _t(0.20, ("social_proof_count", "log1p")),
         _t(-0.20, ("tweet_age_minutes", "hours_log1p")),
     )),
-    "negative_feedback": (-3.4, -0.7, (
+    "negative_feedback": (-3.0, -0.7, (
         _t(-1.4, ("topic_similarity", "identity")),
         _t(-1.5, ("in_network", "identity")),
         _t(-0.03, ("author_reputation", "identity")),

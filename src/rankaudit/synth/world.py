@@ -98,7 +98,7 @@ def build_world(config: WorldConfig) -> World:
     n = config.authors
     followers = np.floor(np.exp(rng.normal(6.5, 1.9, n))).astype(np.float64)
     appeal = rng.normal(0.0, 0.6, n)
-    reputation = np.clip(50 + 14 * appeal + rng.normal(0, 12, n), 0, 100).round(1)
+    reputation = np.clip(50 + 5 * appeal + rng.normal(0, 14, n), 0, 100).round(1)
     verified = (rng.random(n) < 1 / (1 + np.exp(-(np.log1p(followers) - 10)))).astype(np.int8)
     popularity = followers**0.6
     return World(
@@ -160,9 +160,9 @@ def _viewer_chunk(world: World, chunk: int, first_user: int, n_users: int) -> pd
     topic_sim = np.clip(
         2.5 * pref[user, topic] - 0.6 + rng.normal(0, 0.15, n) + 0.2 * (source == 2), -1, 1
     ).round(3)
-    days_since = np.where(
-        rg_weight > 0.02, np.floor(rng.exponential(1 / np.maximum(rg_weight, 1e-3) * 2.0)), np.nan
-    )
+    # Viewers also meet authors they do not follow (replies, quotes, search): the last
+    # interaction is logged for most pairs either way, and missing (never) for the rest.
+    days_since = np.where(rng.random(n) < 0.8, np.floor(rng.exponential(40.0, n)), np.nan)
     social_proof = rng.poisson(np.where(source == 1, 2.5, 0.4) * (1 + 3 * rg_weight))
     age_min = np.floor(np.exp(rng.normal(np.where(in_net == 1, 4.8, 5.6), 1.1, n))) + 1
     has_video = (rng.random(n) < 0.12).astype(np.int8)
@@ -172,8 +172,10 @@ def _viewer_chunk(world: World, chunk: int, first_user: int, n_users: int) -> pd
     text_length = np.clip(rng.gamma(2.0, 55.0, n), 5, 280).astype(np.int64)
     hashtags = rng.poisson(0.5, n)
     language_match = (rng.random(n) < np.where(in_net == 1, 0.95, 0.78)).astype(np.int8)
-    quality = world.appeal[author] + 0.4 * np.log1p(world.followers[author]) - 2.0
-    exposure = np.exp(quality) * np.log1p(age_min)
+    # Engagement so far grows with the author's reach, the tweet's age and its own virality; it
+    # does not reveal the author's hidden appeal (which only the author id can teach a model).
+    virality = 0.4 * np.log1p(world.followers[author]) - 2.0 + rng.normal(0.0, 0.6, n)
+    exposure = np.exp(virality) * np.log1p(age_min)
     fav_count = rng.poisson(exposure * 3.0)
     rt_count = rng.poisson(exposure * 0.6)
     reply_count = rng.poisson(exposure * 0.4)
@@ -209,7 +211,6 @@ def _viewer_chunk(world: World, chunk: int, first_user: int, n_users: int) -> pd
             "viewer_account_age_days": account_age[user].astype(np.int64),
             "viewer_like_count_50d": likes_50d[user].astype(np.int64),
             "client": np.array(CLIENTS)[client[user]],
-            "candidate_source": np.array(SOURCES)[source],
             "is_session_start": session_start[row_req],
             "hour_of_day": hour.astype(np.int64),
         }

@@ -1,0 +1,32 @@
+"""Attributions of ranked tweets: SHAP and Integrated Gradients against a global, request or
+pair reference, per head and for the final score, with completeness measured for every row."""
+
+from rankaudit.attribution.api import (
+    AttributionPlan,
+    AttributionRun,
+    attribute_batch,
+    attribute_frame,
+    background_sample,
+    plan_attribution,
+    resolve_methods,
+    run_attribution,
+)
+from rankaudit.attribution.result import COLUMNS, AttributionResult
+from rankaudit.attribution.settings import FINAL, METHODS, REFERENCES, AttributionSettings
+
+__all__ = [
+    "COLUMNS",
+    "FINAL",
+    "METHODS",
+    "REFERENCES",
+    "AttributionPlan",
+    "AttributionResult",
+    "AttributionRun",
+    "AttributionSettings",
+    "attribute_batch",
+    "attribute_frame",
+    "background_sample",
+    "plan_attribution",
+    "resolve_methods",
+    "run_attribution",
+]

@@ -1,0 +1,72 @@
+"""`rankaudit attribute`: SHAP and IG attributions of ranked tweets, written to Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rankaudit.cli._common import WorkspaceOption, handle_errors, stderr_console, stdout_console
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the top-level app."""
+    app.command()(attribute)
+
+
+@handle_errors
+def attribute(
+    model: Annotated[str, typer.Option(help="Model of the workspace to explain.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    workspace: WorkspaceOption = Path("."),
+    method: Annotated[
+        str, typer.Option(help="ig, shap, or all (every method that applies).")
+    ] = "all",
+    reference: Annotated[str, typer.Option(help="global, request or pair.")] = "request",
+    user: Annotated[str | None, typer.Option(help="Explain this viewer's requests.")] = None,
+    request: Annotated[str | None, typer.Option(help="Explain this request.")] = None,
+    all_rows: Annotated[
+        bool, typer.Option("--all", help="Explain every request of the log.")
+    ] = False,
+    heads: Annotated[
+        list[str] | None,
+        typer.Option("--heads", help="Heads to explain (repeat); default: all and the score."),
+    ] = None,
+    tweet: Annotated[str | None, typer.Option(help="Pair reference: the tweet to explain.")] = None,
+    vs_tweet: Annotated[
+        str | None, typer.Option(help="Pair reference: the tweet it is compared with.")
+    ] = None,
+    wide: Annotated[bool, typer.Option(help="One row per tweet, one column per feature.")] = False,
+    seed: Annotated[
+        int, typer.Option(help="Seed of background sampling and SHAP permutations.")
+    ] = 0,
+) -> None:
+    """Explain every ranked tweet of the selection, per head and for the final score."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rankaudit.attribution import AttributionSettings, plan_attribution, run_attribution
+    from rankaudit.errors import AttributionError
+    from rankaudit.render import completeness_table
+    from rankaudit.workspace import load_workspace
+
+    if sum((user is not None, request is not None, all_rows)) != 1:
+        raise AttributionError("choose exactly one of --user U, --request R or --all")
+    if reference == "pair" and (tweet is None or vs_tweet is None):
+        raise AttributionError("the pair reference needs --tweet T and --vs-tweet T2")
+    plan = plan_attribution(
+        load_workspace(workspace), model, method=method, reference=reference, out=out, user=user,
+        request=request, heads=heads, pair=(tweet, vs_tweet) if tweet and vs_tweet else None,
+        wide=wide, settings=AttributionSettings(seed=seed),
+    )  # fmt: skip
+    with Progress(
+        TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(),
+        console=stderr_console(), transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("rows", total=plan.total_rows)
+        run = run_attribution(plan, progress=lambda rows: bar.advance(task, rows))
+    console = stdout_console()
+    console.print(f"wrote {run.out}: {run.rows} tweets explained", markup=False)
+    console.print(completeness_table(run.completeness))
+    worst = float(run.completeness["max_relative_error"].max())
+    console.print(f"max relative completeness error: {worst:.3g}", markup=False)

@@ -1,0 +1,154 @@
+"""Comparison commands: compare (one request, or the population), surprises."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from rankaudit.cli._common import WorkspaceOption, handle_errors, stdout_console
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class ScopeOption(StrEnum):
+    holdout = "holdout"
+    all = "all"
+
+
+VsOption = Annotated[
+    tuple[str, str],
+    typer.Option(help="The two models to compare: REFERENCE AUDITED (default: baseline deep)."),
+]
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", help="table (terminal), json or csv (stable keys: docs/compare.md)."),
+]
+POption = Annotated[
+    float, typer.Option("--p", help="Persistence of rank-biased overlap, in (0, 1).")
+]
+ScopeOpt = Annotated[
+    ScopeOption,
+    typer.Option(
+        help="holdout: requests served from the workspace's holdout_from on; all: every request."
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the top-level app."""
+    app.command()(compare)
+    app.command()(surprises)
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
+
+
+def _print_csv(frame: pd.DataFrame) -> None:
+    sys.stdout.write(frame.to_csv(index=False))
+
+
+@handle_errors
+def compare(
+    workspace: WorkspaceOption = Path("."),
+    user: Annotated[
+        str | None, typer.Option(help="Viewer: compare their most disagreeing request.")
+    ] = None,
+    request: Annotated[str | None, typer.Option(help="Request to compare.")] = None,
+    vs: VsOption = ("baseline", "deep"),
+    output: FormatOption = OutputFormat.table,
+    k: Annotated[
+        list[int] | None,
+        typer.Option("--k", help="Cut-off for top-k overlap and NDCG@k; repeat (default 5, 10)."),
+    ] = None,
+    p: POption = 0.9,
+    scope: ScopeOpt = ScopeOption.holdout,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples of the intervals (population only).")
+    ] = 1000,
+    permutations: Annotated[
+        int, typer.Option(help="Sign flips of the paired randomization test (population only).")
+    ] = 10_000,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the bootstrap and the test (population only).")
+    ] = 0,
+) -> None:
+    """Compare two rankers' orderings: one viewer's or request's timeline, or (with neither)
+    every request with intervals, paired tests and segments."""
+    from rankaudit.compare import CompareSettings, compare_population, compare_request
+    from rankaudit.workspace import load_workspace
+
+    settings = CompareSettings(
+        k=tuple(k) if k else (5, 10),
+        p=p,
+        n_bootstrap=bootstrap,
+        n_permutations=permutations,
+        seed=seed,
+    )
+    loaded = load_workspace(workspace)
+    if user is None and request is None:
+        population = compare_population(loaded, models=vs, settings=settings, scope=scope.value)
+        if output is OutputFormat.json:
+            _print_json(population.to_dict())
+        elif output is OutputFormat.csv:
+            _print_csv(population.to_frame())
+        else:
+            from rankaudit.render.compare import population_tables
+
+            stdout_console().print(population_tables(population))
+        return
+    comparison = compare_request(loaded, user=user, request=request, models=vs, settings=settings)
+    if output is OutputFormat.json:
+        _print_json(comparison.to_dict())
+    elif output is OutputFormat.csv:
+        _print_csv(comparison.to_frame())
+    else:
+        from rankaudit.render.compare import request_tables
+
+        stdout_console().print(request_tables(comparison))
+
+
+@handle_errors
+def surprises(
+    workspace: WorkspaceOption = Path("."),
+    top: Annotated[int, typer.Option(help="How many requests to list.")] = 10,
+    vs: VsOption = ("baseline", "deep"),
+    output: FormatOption = OutputFormat.table,
+    k: Annotated[int, typer.Option("--k", help="The top of the timeline the score looks at.")] = 5,
+    p: POption = 0.9,
+    scope: ScopeOpt = ScopeOption.holdout,
+) -> None:
+    """List the requests most worth a look: the audited ranker disagrees, demotes what the
+    viewer engaged with, promotes what they ignored, or sees features outside training range."""
+    from rankaudit.compare import SurpriseSettings, find_surprises
+    from rankaudit.compare.settings import ParameterError
+    from rankaudit.workspace import load_workspace
+
+    if isinstance(top, bool) or top < 1:
+        raise ParameterError(
+            f"The 'top' parameter of surprises must be an int >= 1. Got {top!r} instead."
+        )
+    found = find_surprises(
+        load_workspace(workspace),
+        models=vs,
+        settings=SurpriseSettings(k=k, p=p),
+        scope=scope.value,
+    )
+    if output is OutputFormat.json:
+        _print_json(found.to_dict(top=top))
+    elif output is OutputFormat.csv:
+        _print_csv(found.to_frame(top=top))
+    else:
+        from rankaudit.render.compare import surprises_table
+
+        stdout_console().print(surprises_table(found, top))

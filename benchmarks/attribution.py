@@ -28,6 +28,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -76,6 +77,11 @@ def _median(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), min(times)
+
+
+def _progress(started: float, what: str) -> None:
+    """One line on stderr per section: a run slowed by other work shows where it is."""
+    print(f"[{time.perf_counter() - started:6.1f} s] {what}", file=sys.stderr, flush=True)
 
 
 def _machine(threads: int) -> dict[str, Any]:
@@ -632,8 +638,10 @@ def main() -> None:
 
     # The limit is measured before and after IG and the best kept, so that a burst of other
     # work on the machine does not inflate IG's fraction of it.
+    _progress(started, "1 limit")
     first_limit = bench_limit(deep, x_num, x_cat, repeat)
     multiples = (1, 4) if args.quick else (1, 2, 4, 8)
+    _progress(started, "2 IG")
     ig = bench_ig(
         deep, x_num, x_cat, pairs=pairs, steps=args.ig_steps, repeat=repeat,
         internal_batches=[pairs * k for k in multiples if k <= args.ig_steps],
@@ -641,12 +649,15 @@ def main() -> None:
     results["limit"] = _merge_limits([first_limit, bench_limit(deep, x_num, x_cat, repeat)])
     limit = results["limit"]["limit_rows_per_s"]
     results["ig"] = _with_fractions(ig, limit)
+    _progress(started, "3 Deep SHAP")
     results["deep_shap"] = bench_deep_shap(
         deep, first_request, gradient_rows=2 if args.quick else 8, repeat=repeat, seed=args.seed
     )
+    _progress(started, "4 Tree SHAP")
     results["trees"] = bench_trees(
         baseline, frame, timeline, rows=4000 if args.quick else 20000, repeat=repeat
     )
+    _progress(started, "5 end to end")
     results["end_to_end"] = bench_end_to_end(
         (deep, baseline), timeline, repeat=1 if args.quick else 3, warmup=first_request.rows
     )

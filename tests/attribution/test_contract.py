@@ -201,7 +201,16 @@ def test_batch_function_is_pure_and_picklable(frame: pd.DataFrame, tmp_path: Any
     save_linear(tmp_path / "m.json", NUMERIC, LINEAR_WEIGHTS, 0.0, "identity")
     config = ModelConfig(name="linear", kind="linear", path=tmp_path / "m.json")
     arguments = pickle.loads(pickle.dumps((config, frame, SETTINGS)))
-    out = attribute_batch(arguments[0], arguments[1], methods=["shap"], reference="request", heads=None, settings=arguments[2])
-    expected = attribute_frame(load_ranker(config), frame, methods=["shap"], reference="request", settings=SETTINGS).frame
+    out = attribute_batch(
+        arguments[0],
+        arguments[1],
+        methods=["shap"],
+        reference="request",
+        heads=None,
+        settings=arguments[2],
+    )
+    expected = attribute_frame(
+        load_ranker(config), frame, methods=["shap"], reference="request", settings=SETTINGS
+    ).frame
     pd.testing.assert_frame_equal(out, expected)
     assert frame.equals(arguments[1])

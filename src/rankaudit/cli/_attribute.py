@@ -1,4 +1,4 @@
-"""`rankaudit attribute`: SHAP and IG attributions of ranked tweets, written to Parquet."""
+"""`rankaudit attribute` and `rankaudit explain`: attributions to Parquet, and in the terminal."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rankaudit.cli._common import WorkspaceOption, handle_errors, stderr_console
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
     app.command()(attribute)
+    app.command()(explain)
 
 
 @handle_errors
@@ -70,3 +71,45 @@ def attribute(
     console.print(completeness_table(run.completeness))
     worst = float(run.completeness["max_relative_error"].max())
     console.print(f"max relative completeness error: {worst:.3g}", markup=False)
+
+
+@handle_errors
+def explain(
+    workspace: WorkspaceOption = Path("."),
+    user: Annotated[str | None, typer.Option(help="Viewer whose timeline to explain.")] = None,
+    request: Annotated[
+        str | None, typer.Option(help="Request (default: the viewer's most disputed one).")
+    ] = None,
+    tweet: Annotated[
+        str | None, typer.Option(help="Tweet to explain (default: the biggest mover).")
+    ] = None,
+    vs_tweet: Annotated[
+        str | None, typer.Option(help="Explain the tweet against this one: why above/below.")
+    ] = None,
+    reference: Annotated[
+        str, typer.Option(help="request or global (ignored with --vs-tweet).")
+    ] = "request",
+    vs: Annotated[tuple[str, str], typer.Option(help="The two models: BASELINE DEEP.")] = (
+        "baseline",
+        "deep",
+    ),
+    top: Annotated[int, typer.Option(help="Contributions to list per model.")] = 10,
+) -> None:
+    """Both orderings of a request side by side, and why a tweet sits where it does."""
+    from rankaudit.errors import AttributionError
+    from rankaudit.explain import explain_tweet
+    from rankaudit.render import contributions_table, timeline_table
+    from rankaudit.workspace import load_workspace
+
+    if top < 1:
+        raise AttributionError(
+            f"The 'top' parameter of explain must be an int >= 1. Got {top} instead."
+        )
+    explanation = explain_tweet(
+        load_workspace(workspace), user=user, request=request, tweet=tweet, vs_tweet=vs_tweet,
+        reference=reference, models=vs,
+    )  # fmt: skip
+    console = stdout_console()
+    console.print(timeline_table(explanation.view))
+    for model in vs:
+        console.print(contributions_table(explanation, model, top=top))

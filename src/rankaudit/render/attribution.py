@@ -6,7 +6,9 @@ import pandas as pd
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["completeness_table"]
+from rankaudit.explain import TweetExplanation
+
+__all__ = ["completeness_table", "contributions_table"]
 
 
 def completeness_table(completeness: pd.DataFrame) -> Table:
@@ -21,4 +23,40 @@ def completeness_table(completeness: pd.DataFrame) -> Table:
             Text(str(row.model)), str(row.method), str(row.reference), Text(str(row.head)), str(row.rows),
             f"{row.max_abs_error:.2e}", f"{row.max_relative_error:.2e}", f"{row.converged:.1%}",
         )  # fmt: skip
+    return table
+
+
+def contributions_table(explanation: TweetExplanation, model: str, *, top: int = 10) -> Table:
+    """The largest contributions to one model's score of the explained tweet, with totals."""
+    totals = explanation.totals(model)
+    if explanation.vs_tweet is not None:
+        what = f"why {explanation.tweet} vs {explanation.vs_tweet}"
+    else:
+        what = f"{explanation.tweet} vs the {explanation.reference} reference"
+    gap = totals["score"] - totals["reference_score"]
+    sums = ", ".join(
+        f"Σ {k[4:].upper()} = {v:+.4f}" for k, v in totals.items() if k.startswith("sum_")
+    )
+    table = Table(
+        title=Text(f"{model}: {what}"),
+        caption=Text(
+            f"score {totals['score']:.4f} − reference {totals['reference_score']:.4f} = {gap:+.4f}; {sums}"
+        ),
+    )
+    contributions = explanation.contributions(model)
+    table.add_column("feature")
+    table.add_column("value", justify="right")
+    methods = [c for c in contributions.columns if c not in ("feature", "value")]
+    for method in methods:
+        table.add_column(method.upper(), justify="right")
+    for row in contributions.head(top).itertuples(index=False):
+        value = row.value
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        cells = []
+        for method in methods:
+            number = float(getattr(row, method))
+            cells.append(
+                Text(f"{number:+.4f}", style="green" if number > 0 else "red" if number < 0 else "")
+            )
+        table.add_row(Text(str(row.feature)), Text(shown), *cells)
     return table

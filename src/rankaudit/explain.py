@@ -1,0 +1,132 @@
+"""`rankaudit explain`: one request under two rankers, and why a tweet sits where it does.
+
+For the chosen tweet each model's final score is attributed against the request's candidates
+(or a global background), or against a second tweet of the same request (`vs_tweet`: why is T
+above or below T2), with every method that applies to the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from rankaudit.attribution import (
+    FINAL,
+    AttributionSettings,
+    attribute_frame,
+    background_sample,
+    resolve_methods,
+)
+from rankaudit.attribution.api import DEFAULT_SETTINGS
+from rankaudit.data import schema
+from rankaudit.errors import AttributionError, NotFoundError
+from rankaudit.timeline import TimelineView, load_side_by_side
+from rankaudit.workspace import Workspace
+
+__all__ = ["TweetExplanation", "explain_tweet"]
+
+
+@dataclass(frozen=True)
+class TweetExplanation:
+    """`attributions`: long attribution rows (final score only) of `tweet` for both models,
+    every applicable method; `view`: the request side by side."""
+
+    view: TimelineView
+    tweet: str
+    vs_tweet: str | None
+    reference: str
+    attributions: pd.DataFrame
+
+    def contributions(self, model: str) -> pd.DataFrame:
+        """One row per feature: value and each method's attribution, largest |attribution| first."""
+        rows = self.attributions.loc[self.attributions["model"] == model]
+        table = rows.pivot_table(
+            index=["feature"], columns="method", values="attribution", sort=False
+        ).reset_index()
+        values = rows.drop_duplicates("feature").set_index("feature")
+        value = (
+            values["feature_value"]
+            .astype(object)
+            .where(values["feature_category"].isna(), values["feature_category"])
+        )
+        table.insert(1, "value", table["feature"].map(value))
+        order = (
+            table.drop(columns=["feature", "value"])
+            .abs()
+            .max(axis=1)
+            .sort_values(ascending=False)
+            .index
+        )
+        return table.loc[order].reset_index(drop=True)
+
+    def totals(self, model: str) -> dict[str, float]:
+        """score, reference_score, and the sum of attributions per method."""
+        rows = self.attributions.loc[self.attributions["model"] == model]
+        out = {
+            "score": float(rows["score"].to_numpy()[0]),
+            "reference_score": float(rows["reference_score"].to_numpy()[0]),
+        }
+        for method, group in rows.groupby("method", sort=True):
+            out[f"sum_{method}"] = float(group["attribution"].sum())
+        return out
+
+
+def explain_tweet(
+    workspace: Workspace,
+    *,
+    user: str | None = None,
+    request: str | None = None,
+    tweet: str | None = None,
+    vs_tweet: str | None = None,
+    reference: str = "request",
+    models: tuple[str, str] = ("baseline", "deep"),
+    settings: AttributionSettings = DEFAULT_SETTINGS,
+) -> TweetExplanation:
+    """Explain `tweet` (default: the tweet the two models disagree on most, ties by tweet id)
+    in the request chosen as `load_side_by_side` does. With `vs_tweet` the reference is the pair.
+    Raises NotFoundError for a tweet outside the request."""
+    if vs_tweet is None and reference not in ("request", "global"):
+        raise AttributionError(
+            f"unknown reference {reference!r}; valid: request, global (or --vs-tweet for a pair)"
+        )
+    view = load_side_by_side(workspace, user=user, request=request, models=models)
+    rows = view.rows
+    tweets = set(rows[schema.TWEET_ID])
+    if tweet is None:
+        moves = rows.assign(move=rows["displacement"].abs()).sort_values(
+            ["move", schema.TWEET_ID], ascending=[False, True]
+        )
+        tweet = str(moves[schema.TWEET_ID].iat[0])
+    for name in (tweet, vs_tweet):
+        if name is not None and name not in tweets:
+            raise NotFoundError(
+                f"tweet {name!r} is not a candidate of request {view.request_id} (viewer {view.user_id})"
+            )
+    frame = rows.drop(columns=["score_a", "score_b", "position_a", "position_b", "displacement"])
+    background = (
+        background_sample(workspace, settings.background_size, settings.seed)
+        if reference == "global" and vs_tweet is None
+        else None
+    )
+    parts = []
+    for model in models:
+        ranker = workspace.ranker(model)
+        result = attribute_frame(
+            ranker,
+            frame,
+            methods=resolve_methods(ranker, "all"),
+            reference="pair" if vs_tweet is not None else reference,
+            heads=[FINAL],
+            settings=settings,
+            background=background,
+            pair=(tweet, vs_tweet) if vs_tweet is not None else None,
+        ).frame
+        parts.append(result.loc[result[schema.TWEET_ID] == tweet])
+    return TweetExplanation(
+        view=view,
+        tweet=tweet,
+        vs_tweet=vs_tweet,
+        reference="pair" if vs_tweet is not None else reference,
+        attributions=pd.concat(parts, ignore_index=True),
+    )

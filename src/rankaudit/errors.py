@@ -11,6 +11,7 @@ __all__ = [
     "InputFileError",
     "ModelLoadError",
     "NotFoundError",
+    "ParameterError",
     "RankauditError",
     "SchemaError",
     "UnknownKeyError",
@@ -57,3 +58,7 @@ class NotFoundError(RankauditError, LookupError):
 
 class AttributionError(RankauditError, ValueError):
     """An attribution request that cannot be served (method, reference, head or pair)."""
+
+
+class ParameterError(RankauditError, ValueError):
+    """A parameter is out of its range (k < 1, p outside (0, 1), ...)."""

@@ -19,9 +19,10 @@ from rankaudit.attribution import (
     resolve_methods,
 )
 from rankaudit.attribution.api import DEFAULT_SETTINGS
+from rankaudit.compare.request import RequestComparison
 from rankaudit.data import schema
 from rankaudit.errors import AttributionError, NotFoundError
-from rankaudit.timeline import TimelineView, load_side_by_side
+from rankaudit.timeline import load_side_by_side
 from rankaudit.workspace import Workspace
 
 __all__ = ["TweetExplanation", "explain_tweet"]
@@ -32,7 +33,7 @@ class TweetExplanation:
     """`attributions`: long attribution rows (final score only) of `tweet` for both models,
     every applicable method; `view`: the request side by side."""
 
-    view: TimelineView
+    view: RequestComparison
     tweet: str
     vs_tweet: str | None
     reference: str
@@ -103,7 +104,9 @@ def explain_tweet(
             raise NotFoundError(
                 f"tweet {name!r} is not a candidate of request {view.request_id} (viewer {view.user_id})"
             )
-    frame = rows.drop(columns=["score_a", "score_b", "position_a", "position_b", "displacement"])
+    frame = rows.drop(
+        columns=["score_a", "score_b", "position_a", "position_b", "displacement"], errors="ignore"
+    )
     background = (
         background_sample(workspace, settings.background_size, settings.seed)
         if reference == "global" and vs_tweet is None

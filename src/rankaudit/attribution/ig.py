@@ -64,6 +64,15 @@ class TorchIntegratedGradients:
             columns.append(weights)
         # outputs [M, n_heads] @ projection [n_heads, n_targets] -> every target at once.
         self.projection = torch.tensor(columns, dtype=torch.float32).T
+        # IG is linear in the explained function: when every head is explained, the final
+        # score's attributions are the weighted sum of the heads', one backward pass fewer.
+        self.derive_final = FINAL in targets and bool(heads) and set(heads) <= set(targets)
+        integrated = [i for i, t in enumerate(targets) if not (self.derive_final and t == FINAL)]
+        self.integrated = integrated
+        self.integration_projection = self.projection[:, integrated]
+        self.final_weights = [
+            (targets.index(h), float(ranker.head_weights[h])) for h in heads if self.derive_final
+        ]
 
     # -- the explained function ------------------------------------------------------------
 
@@ -73,21 +82,25 @@ class TorchIntegratedGradients:
             return torch.zeros((x_cat.shape[0], 0, 1))
         return torch.stack([e(x_cat[:, j]) for j, e in enumerate(embeddings)], dim=1)
 
-    def _targets(self, out: torch.Tensor) -> torch.Tensor:
+    def _targets(self, out: torch.Tensor, projection: torch.Tensor | None = None) -> torch.Tensor:
         if out.ndim == 1:
             out = out[:, None]
-        return out @ self.projection
+        return out @ (self.projection if projection is None else projection)
 
-    def _f_embedded(self, num: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    def _f_embedded(
+        self, num: torch.Tensor, emb: torch.Tensor, projection: torch.Tensor | None = None
+    ) -> torch.Tensor:
         parts = (
             [self.module.inputs.normaliser(num), *emb.unbind(dim=1)]
             if emb.shape[1]
             else [self.module.inputs.normaliser(num)]
         )
-        return self._targets(self.module.forward_inputs(torch.cat(parts, dim=1)))
+        return self._targets(self.module.forward_inputs(torch.cat(parts, dim=1)), projection)
 
-    def _f_raw(self, num: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
-        return self._targets(self.module(num, cat))
+    def _f_raw(
+        self, num: torch.Tensor, cat: torch.Tensor, projection: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self._targets(self.module(num, cat), projection)
 
     # -- IG ----------------------------------------------------------------------------------
 
@@ -108,8 +121,7 @@ class TorchIntegratedGradients:
         weights = torch.tensor(step_sizes(steps), dtype=torch.float32)
         alpha = torch.tensor(alphas(steps), dtype=torch.float32)
         chunk = max(1, CHUNK_ROWS // steps)
-        results: list[list[torch.Tensor]] = [[] for _ in self.targets]
-        last = len(self.targets) - 1
+        results: list[list[torch.Tensor]] | None = None
         for start in range(0, x[0].shape[0], chunk):
             xs = [t[start : start + chunk] for t in x]
             bs = [t[start : start + chunk] for t in b]
@@ -121,7 +133,10 @@ class TorchIntegratedGradients:
                 paths.append(path.reshape(-1, *bi.shape[1:]).detach().requires_grad_(True))
             held = [t[start : start + chunk].repeat(steps, *([1] * (t.ndim - 1))) for t in fixed]
             out = forward(*paths, *held)
-            for t in range(len(self.targets)):
+            if results is None:
+                results = [[] for _ in range(out.shape[1])]
+            last = out.shape[1] - 1
+            for t in range(out.shape[1]):
                 grads = torch.autograd.grad(out[:, t].sum(), paths, retain_graph=t < last)
                 per_input = []
                 for grad, di in zip(grads, diffs, strict=True):
@@ -131,6 +146,7 @@ class TorchIntegratedGradients:
                         attribution = attribution.sum(dim=2)
                     per_input.append(attribution)
                 results[t].append(torch.cat(per_input, dim=1).detach())
+        assert results is not None
         return [torch.cat(parts, dim=0) for parts in results]
 
     def _categorical_shapley(
@@ -165,24 +181,46 @@ class TorchIntegratedGradients:
         steps: int,
     ) -> list[torch.Tensor]:
         """Attributions per target for aligned (row, baseline) pairs: [P, n_features] each."""
+        projection = self.integration_projection
         if self.embedded:
             with torch.no_grad():
                 x_emb, b_emb = self._embed(x_cat), self._embed(b_cat)
+
+            def embedded(num: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+                return self._f_embedded(num, emb, projection)
+
             if self.categorical:
-                return self._integrate([x_num, x_emb], [b_num, b_emb], [], steps, self._f_embedded)
-            empty = torch.zeros((0, 0, 1))
-            return self._integrate(
-                [x_num],
-                [b_num],
-                [],
-                steps,
-                lambda n: self._f_embedded(n, empty.expand(n.shape[0], 0, 1)),
+                integrated = self._integrate([x_num, x_emb], [b_num, b_emb], [], steps, embedded)
+            else:
+                empty = torch.zeros((0, 0, 1))
+                integrated = self._integrate(
+                    [x_num],
+                    [b_num],
+                    [],
+                    steps,
+                    lambda n: embedded(n, empty.expand(n.shape[0], 0, 1)),
+                )
+        else:
+            integrated = self._integrate(
+                [x_num], [b_num], [x_cat], steps, lambda n, c: self._f_raw(n, c, projection)
             )
-        numeric = self._integrate([x_num], [b_num], [x_cat], steps, self._f_raw)
-        if not self.categorical:
-            return numeric
-        jumps = self._categorical_shapley(b_num, x_cat, b_cat)
-        return [torch.cat([numeric[t], jumps[t]], dim=1) for t in range(len(self.targets))]
+            if self.categorical:
+                jumps = self._categorical_shapley(b_num, x_cat, b_cat)
+                integrated = [
+                    torch.cat([values, jumps[target]], dim=1)
+                    for values, target in zip(integrated, self.integrated, strict=True)
+                ]
+        out: list[torch.Tensor | None] = [None] * len(self.targets)
+        for result, target in zip(integrated, self.integrated, strict=True):
+            out[target] = result
+        if self.derive_final:
+            heads = [(out[index], weight) for index, weight in self.final_weights]
+            final = torch.zeros_like(integrated[0])
+            for values, weight in heads:
+                assert values is not None
+                final = final + weight * values
+            out[self.targets.index(FINAL)] = final
+        return [t for t in out if t is not None]
 
     def _scores(self, num: torch.Tensor, cat: torch.Tensor) -> np.ndarray:
         """[M, targets] float64, through the same function the attributions integrate."""

@@ -131,7 +131,7 @@ def surprises(
     """List the requests most worth a look: the audited ranker disagrees, demotes what the
     viewer engaged with, promotes what they ignored, or sees features outside training range."""
     from rankaudit.compare import SurpriseSettings, find_surprises
-    from rankaudit.compare.settings import ParameterError
+    from rankaudit.errors import ParameterError
     from rankaudit.workspace import load_workspace
 
     if isinstance(top, bool) or top < 1:

@@ -37,7 +37,6 @@ from rankaudit.compare.scoring import ScoredRequests, score_requests, scored_fro
 from rankaudit.compare.settings import (
     DEFAULT_MODELS,
     CompareSettings,
-    ParameterError,
     Scope,
     SurpriseSettings,
 )
@@ -48,6 +47,7 @@ from rankaudit.compare.surprise import (
     find_surprises,
     score_surprises,
 )
+from rankaudit.errors import ParameterError
 
 __all__ = [
     "DEFAULT_MODELS",

@@ -29,13 +29,13 @@ from rankaudit.compare.segments import Segmentation, request_segmentations
 from rankaudit.compare.settings import (
     DEFAULT_MODELS,
     CompareSettings,
-    ParameterError,
     Scope,
     check_models,
 )
 from rankaudit.compare.stats import bootstrap_means, paired_randomization_test
 from rankaudit.data import schema
 from rankaudit.data.spec import FeatureSpec
+from rankaudit.errors import ParameterError
 from rankaudit.workspace import Workspace
 
 __all__ = [

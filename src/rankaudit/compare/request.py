@@ -29,12 +29,11 @@ from rankaudit.compare.scoring import (
 from rankaudit.compare.settings import (
     DEFAULT_MODELS,
     CompareSettings,
-    ParameterError,
     check_models,
 )
 from rankaudit.data import schema
 from rankaudit.data.readers import read_timelines
-from rankaudit.errors import NotFoundError
+from rankaudit.errors import NotFoundError, ParameterError
 from rankaudit.workspace import Workspace
 
 __all__ = [

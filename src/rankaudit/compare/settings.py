@@ -12,12 +12,11 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from rankaudit.errors import RankauditError
+from rankaudit.errors import ParameterError
 
 __all__ = [
     "DEFAULT_MODELS",
     "CompareSettings",
-    "ParameterError",
     "Scope",
     "SurpriseSettings",
     "check_models",
@@ -29,10 +28,6 @@ DEFAULT_MODELS: tuple[str, str] = ("baseline", "deep")
 #: Which requests a population comparison covers: those served from the workspace's
 #: `holdout_from` on (what the rankers were not trained on), or every logged request.
 Scope = Literal["holdout", "all"]
-
-
-class ParameterError(RankauditError, ValueError):
-    """A comparison parameter is out of its range (k < 1, p outside (0, 1), ...)."""
 
 
 def _message(name: str, caller: str, expected: str, value: object) -> str:

@@ -42,13 +42,13 @@ from rankaudit.compare.scoring import (
 )
 from rankaudit.compare.settings import (
     DEFAULT_MODELS,
-    ParameterError,
     Scope,
     SurpriseSettings,
     check_models,
 )
 from rankaudit.data import schema
 from rankaudit.data.spec import FeatureSpec
+from rankaudit.errors import ParameterError
 from rankaudit.workspace import Workspace
 
 __all__ = [

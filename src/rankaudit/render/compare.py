@@ -18,7 +18,6 @@ from rankaudit.compare.request import RequestComparison
 from rankaudit.compare.surprise import COMPONENTS, SurpriseList
 from rankaudit.data import schema
 from rankaudit.render.tables import evaluation_table, timeline_table
-from rankaudit.timeline import TimelineView
 
 __all__ = [
     "population_tables",
@@ -57,14 +56,6 @@ def request_tables(comparison: RequestComparison) -> Group:
     """Both orderings tweet by tweet, the agreement metrics, the top-k entries and exits, and
     the viewer's other requests."""
     first, second = comparison.models
-    view = TimelineView(
-        request_id=comparison.request_id,
-        user_id=comparison.user_id,
-        served_at=comparison.served_at,
-        models=comparison.models,
-        heads=tuple(comparison.heads),
-        rows=comparison.rows,
-    )
     metrics = comparison.metrics
     summary = Table(title=Text(f"how {second} reorders {first} in request {comparison.request_id}"))
     summary.add_column("metric", no_wrap=True)
@@ -99,7 +90,7 @@ def request_tables(comparison: RequestComparison) -> Group:
             Text(", ".join(change.entered) or "none", style="green"),
             Text(", ".join(change.exited) or "none", style="red"),
         )
-    parts: list[RenderableType] = [timeline_table(view), summary, changes]
+    parts: list[RenderableType] = [timeline_table(comparison), summary, changes]
     if len(comparison.viewer_requests) > 1:
         parts.append(viewer_requests_table(comparison))
     return Group(*parts)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 
 from rich.table import Table
 from rich.text import Text
 
 from rankaudit.compare.evaluation import Evaluation
+from rankaudit.compare.request import RequestComparison
 from rankaudit.data import schema
-from rankaudit.timeline import TimelineView
 
 __all__ = ["evaluation_table", "timeline_table"]
 
@@ -24,7 +24,7 @@ _HEAD_MARKS = {
 }
 
 
-def _engaged(row: Mapping[Hashable, object], heads: tuple[str, ...]) -> Text:
+def _engaged(row: Mapping[Hashable, object], heads: Iterable[str]) -> Text:
     text = Text()
     for head in heads:
         if row.get(schema.label_column(head)) == 1:
@@ -41,7 +41,7 @@ def _move(displacement: int) -> Text:
     return Text("=", style="dim")
 
 
-def timeline_table(view: TimelineView) -> Table:
+def timeline_table(view: RequestComparison) -> Table:
     """Both orderings of one request: each row a tweet, sorted by the second model's position."""
     first, second = view.models
     table = Table(

@@ -20,10 +20,8 @@ from rankaudit.compare.evaluation import head_metrics
 from rankaudit.compare.orderings import request_metrics
 from rankaudit.compare.scoring import (
     ScoredRequests,
-    log_columns,
-    read_log,
+    scoped_log,
     score_requests,
-    split_scope,
 )
 from rankaudit.compare.segments import Segmentation, request_segmentations
 from rankaudit.compare.settings import (
@@ -370,16 +368,9 @@ def compare_population(
     caller = "compare_population"
     settings = (settings or CompareSettings()).validated(caller)
     models = check_models(models, caller)
-    if scope not in ("holdout", "all"):
-        raise ParameterError(
-            f"The 'scope' parameter of {caller} must be 'holdout' or 'all'. Got {scope!r} instead."
-        )
-    for name in models:
-        workspace.model(name)
-    rankers = (workspace.ranker(models[0]), workspace.ranker(models[1]))
-    frame = read_log(workspace, log_columns(workspace, rankers))
-    in_scope, _, effective = split_scope(frame, workspace.holdout_from, scope, keep_earlier=False)
-    del frame
+    rankers, in_scope, _, effective = scoped_log(
+        workspace, models, scope, caller, keep_earlier=False
+    )
     if in_scope.empty:
         raise ParameterError(
             f"no request in scope {scope!r}: nothing was served from "

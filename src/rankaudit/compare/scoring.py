@@ -25,7 +25,7 @@ from rankaudit.compare.ranking import GroupIndex
 from rankaudit.compare.settings import Scope
 from rankaudit.data import schema
 from rankaudit.data.readers import read_timelines
-from rankaudit.errors import NotFoundError
+from rankaudit.errors import NotFoundError, ParameterError
 from rankaudit.models.base import Ranker
 from rankaudit.workspace import Workspace
 
@@ -220,3 +220,28 @@ def split_scope(
     if scope == "all":
         return frame, earlier, "all"
     return frame.loc[~before].reset_index(drop=True), earlier, "holdout"
+
+
+def scoped_log(
+    workspace: Workspace,
+    models: tuple[str, str],
+    scope: str,
+    caller: str,
+    *,
+    keep_earlier: bool = True,
+) -> tuple[tuple[Ranker, Ranker], pd.DataFrame, pd.DataFrame | None, Scope]:
+    """Check `scope` and the two model names, load both rankers, read what they need and split
+    it by `scope` (see `split_scope`). Returns (rankers, rows in scope, earlier rows, scope)."""
+    if scope not in ("holdout", "all"):
+        raise ParameterError(
+            f"The 'scope' parameter of {caller} must be 'holdout' or 'all'. Got {scope!r} instead."
+        )
+    for name in models:
+        workspace.model(name)
+    rankers = (workspace.ranker(models[0]), workspace.ranker(models[1]))
+    frame = read_log(workspace, log_columns(workspace, rankers))
+    checked: Scope = "all" if scope == "all" else "holdout"
+    in_scope, earlier, effective = split_scope(
+        frame, workspace.holdout_from, checked, keep_earlier=keep_earlier
+    )
+    return rankers, in_scope, earlier, effective

@@ -35,10 +35,8 @@ from rankaudit.compare.metrics import position_discount
 from rankaudit.compare.ranking import rank_biased_overlap
 from rankaudit.compare.scoring import (
     ScoredRequests,
-    log_columns,
-    read_log,
+    scoped_log,
     score_requests,
-    split_scope,
 )
 from rankaudit.compare.settings import (
     DEFAULT_MODELS,
@@ -334,16 +332,7 @@ def find_surprises(
     caller = "find_surprises"
     settings = (settings or SurpriseSettings()).validated(caller)
     models = check_models(models, caller)
-    if scope not in ("holdout", "all"):
-        raise ParameterError(
-            f"The 'scope' parameter of {caller} must be 'holdout' or 'all'. Got {scope!r} instead."
-        )
-    for name in models:
-        workspace.model(name)
-    rankers = (workspace.ranker(models[0]), workspace.ranker(models[1]))
-    frame = read_log(workspace, log_columns(workspace, rankers))
-    in_scope, earlier, effective = split_scope(frame, workspace.holdout_from, scope)
-    del frame
+    rankers, in_scope, earlier, effective = scoped_log(workspace, models, scope, caller)
     ranges = training_ranges(earlier, workspace.spec, workspace.holdout_from)
     if in_scope.empty:
         raise ParameterError(

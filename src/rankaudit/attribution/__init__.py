@@ -11,6 +11,7 @@ from rankaudit.attribution.api import (
     resolve_methods,
     run_attribution,
 )
+from rankaudit.attribution.cache import AttributionCache
 from rankaudit.attribution.result import COLUMNS, AttributionResult
 from rankaudit.attribution.settings import FINAL, METHODS, REFERENCES, AttributionSettings
 
@@ -19,6 +20,7 @@ __all__ = [
     "FINAL",
     "METHODS",
     "REFERENCES",
+    "AttributionCache",
     "AttributionPlan",
     "AttributionResult",
     "AttributionRun",

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rankaudit.attribution.cache import AttributionCache
 from rankaudit.attribution.groups import Group, global_groups, pair_groups, request_groups
 from rankaudit.attribution.registry import applicable_methods, make_attributor
 from rankaudit.attribution.result import COLUMNS, AttributionResult, explanation_frame
@@ -82,14 +83,25 @@ def attribute_frame(
     settings: AttributionSettings = DEFAULT_SETTINGS,
     background: pd.DataFrame | None = None,
     pair: tuple[str, str] | None = None,
+    cache: AttributionCache | None = None,
 ) -> AttributionResult:
     """Explain every row of `frame` (prepared log rows) with each method against `reference`.
 
     Returns the long result (attributions in the units of each explained output: a head's
-    probability, or the final score).
+    probability, or the final score). With a `cache`, a call with the same model, rows,
+    background and options returns the stored result.
     """
     if reference not in REFERENCES:
         raise AttributionError(f"unknown reference {reference!r}; valid: {', '.join(REFERENCES)}")
+    key = None
+    if cache is not None:
+        key = cache.key(
+            ranker, frame, methods=methods, reference=reference, heads=heads, settings=settings,
+            background=background, pair=pair,
+        )  # fmt: skip
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
     parts = []
     for method in methods:
         attributor = make_attributor(ranker, method, heads=heads, settings=settings)
@@ -105,9 +117,12 @@ def attribute_frame(
                     reference=reference,
                 )
             )
-    if not parts:
-        return AttributionResult(pd.DataFrame(columns=list(COLUMNS)))
-    return AttributionResult(pd.concat(parts, ignore_index=True))
+    result = AttributionResult(
+        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
+    )
+    if cache is not None and key is not None:
+        cache.put(key, result)
+    return result
 
 
 @functools.lru_cache(maxsize=8)

@@ -29,6 +29,7 @@ from rankaudit.compare.settings import (
     CompareSettings,
     Scope,
     check_models,
+    json_float,
 )
 from rankaudit.compare.stats import bootstrap_means, paired_randomization_test
 from rankaudit.data import schema
@@ -51,10 +52,6 @@ JSON_VERSION = 1
 AGREEMENT_METRICS = ("kendall_tau_b", "spearman", "rbo")
 
 
-def _json_float(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
 @dataclass(frozen=True)
 class Estimate:
     """A mean with its bootstrap percentile interval (NaN when no request defines it)."""
@@ -65,9 +62,9 @@ class Estimate:
 
     def to_dict(self) -> dict[str, float | None]:
         return {
-            "mean": _json_float(self.mean),
-            "ci_low": _json_float(self.ci_low),
-            "ci_high": _json_float(self.ci_high),
+            "mean": json_float(self.mean),
+            "ci_low": json_float(self.ci_low),
+            "ci_high": json_float(self.ci_high),
         }
 
 
@@ -88,7 +85,7 @@ class RankerMetric:
             "a": self.a.to_dict(),
             "b": self.b.to_dict(),
             "diff": self.diff.to_dict(),
-            "p_value": _json_float(self.p_value),
+            "p_value": json_float(self.p_value),
         }
 
 
@@ -222,7 +219,7 @@ class PopulationComparison:
             "heads": {
                 side: {
                     head: {
-                        key: None if value is None else _json_float(value)
+                        key: None if value is None else json_float(value)
                         for key, value in values.items()
                     }
                     for head, values in per_head.items()

@@ -8,7 +8,6 @@ vectorised kernels as the population comparison, so a request's numbers are iden
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -30,6 +29,7 @@ from rankaudit.compare.settings import (
     DEFAULT_MODELS,
     CompareSettings,
     check_models,
+    json_float,
 )
 from rankaudit.data import schema
 from rankaudit.data.readers import read_timelines
@@ -69,12 +69,6 @@ _VIEWER_COLUMNS = (
     "rbo",
     "mean_abs_displacement",
 )
-
-
-def _number(value: object) -> float | None:
-    """JSON-safe float: NaN and infinities become None."""
-    number = float(value)  # type: ignore[arg-type]
-    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)
@@ -139,7 +133,7 @@ class RequestComparison:
             tweets.append(
                 {
                     key: (
-                        _number(value)
+                        json_float(value)
                         if key in ("score_a", "score_b", "relevance")
                         else bool(value)
                         if key == "negative"
@@ -162,7 +156,7 @@ class RequestComparison:
                         if key == schema.SERVED_AT
                         else int(value)
                         if key in ("candidates", "engaged")
-                        else _number(value)
+                        else json_float(value)
                     )
                     for key, value in record.items()
                 }
@@ -176,7 +170,7 @@ class RequestComparison:
             "models": {"a": self.models[0], "b": self.models[1]},
             "settings": {"k": list(self.settings.k), "p": self.settings.p},
             "metrics": {
-                key: int(value) if key in ("candidates", "engaged") else _number(value)
+                key: int(value) if key in ("candidates", "engaged") else json_float(value)
                 for key, value in self.metrics.items()
             },
             "top_k": [change.to_dict() for change in self.top_k],

@@ -20,6 +20,7 @@ __all__ = [
     "Scope",
     "SurpriseSettings",
     "check_models",
+    "json_float",
 ]
 
 #: The default pair: the reference ranker first, the ranker under audit second.
@@ -28,6 +29,12 @@ DEFAULT_MODELS: tuple[str, str] = ("baseline", "deep")
 #: Which requests a population comparison covers: those served from the workspace's
 #: `holdout_from` on (what the rankers were not trained on), or every logged request.
 Scope = Literal["holdout", "all"]
+
+
+def json_float(value: object) -> float | None:
+    """A JSON-safe float for result documents: NaN and infinities become None (null)."""
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
 
 
 def _message(name: str, caller: str, expected: str, value: object) -> str:

@@ -43,6 +43,7 @@ from rankaudit.compare.settings import (
     Scope,
     SurpriseSettings,
     check_models,
+    json_float,
 )
 from rankaudit.data import schema
 from rankaudit.data.spec import FeatureSpec
@@ -75,11 +76,6 @@ TABLE_COLUMNS = (
 )
 
 
-def _json_float(value: object) -> float | None:
-    number = float(value)  # type: ignore[arg-type]
-    return number if np.isfinite(number) else None
-
-
 @dataclass(frozen=True)
 class FeatureRanges:
     """The [min, max] of each continuous feature over `rows` reference rows (served before
@@ -110,9 +106,7 @@ class FeatureRanges:
         return {
             "rows": self.rows,
             "until": None if self.until is None else self.until.isoformat(),
-            "features": {
-                f: [_json_float(self.low[f]), _json_float(self.high[f])] for f in self.low
-            },
+            "features": {f: [json_float(self.low[f]), json_float(self.high[f])] for f in self.low},
         }
 
 
@@ -165,7 +159,7 @@ class SurpriseList:
                 elif key == "feature":
                     entry[key] = value or None
                 else:
-                    entry[key] = _json_float(value)
+                    entry[key] = json_float(value)
             listed.append(entry)
         return {
             "kind": "surprises",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,12 +51,19 @@ def register(app: typer.Typer) -> None:
     app.command()(surprises)
 
 
-def _print_json(document: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
-
-
-def _print_csv(frame: pd.DataFrame) -> None:
-    sys.stdout.write(frame.to_csv(index=False))
+def _emit(
+    output: OutputFormat,
+    document: Callable[[], dict[str, Any]],
+    frame: Callable[[], pd.DataFrame],
+    tables: Callable[[], Any],
+) -> None:
+    """Write a result in the chosen format; only the chosen view is built."""
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(document(), indent=2, allow_nan=False) + "\n")
+    elif output is OutputFormat.csv:
+        sys.stdout.write(frame().to_csv(index=False))
+    else:
+        stdout_console().print(tables())
 
 
 @handle_errors
@@ -98,24 +106,16 @@ def compare(
     loaded = load_workspace(workspace)
     if user is None and request is None:
         population = compare_population(loaded, models=vs, settings=settings, scope=scope.value)
-        if output is OutputFormat.json:
-            _print_json(population.to_dict())
-        elif output is OutputFormat.csv:
-            _print_csv(population.to_frame())
-        else:
-            from rankaudit.render.compare import population_tables
+        from rankaudit.render.compare import population_tables
 
-            stdout_console().print(population_tables(population))
+        _emit(
+            output, population.to_dict, population.to_frame, lambda: population_tables(population)
+        )
         return
     comparison = compare_request(loaded, user=user, request=request, models=vs, settings=settings)
-    if output is OutputFormat.json:
-        _print_json(comparison.to_dict())
-    elif output is OutputFormat.csv:
-        _print_csv(comparison.to_frame())
-    else:
-        from rankaudit.render.compare import request_tables
+    from rankaudit.render.compare import request_tables
 
-        stdout_console().print(request_tables(comparison))
+    _emit(output, comparison.to_dict, comparison.to_frame, lambda: request_tables(comparison))
 
 
 @handle_errors
@@ -144,11 +144,11 @@ def surprises(
         settings=SurpriseSettings(k=k, p=p),
         scope=scope.value,
     )
-    if output is OutputFormat.json:
-        _print_json(found.to_dict(top=top))
-    elif output is OutputFormat.csv:
-        _print_csv(found.to_frame(top=top))
-    else:
-        from rankaudit.render.compare import surprises_table
+    from rankaudit.render.compare import surprises_table
 
-        stdout_console().print(surprises_table(found, top))
+    _emit(
+        output,
+        lambda: found.to_dict(top=top),
+        lambda: found.to_frame(top=top),
+        lambda: surprises_table(found, top),
+    )

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck unit install fixtures lock clean
+.PHONY: demo test lint typecheck unit install system-deps fixtures lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,11 +28,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The end-to-end tests drive headless Chromium (Debian packages chromium, chromium-driver).
+# Installed here when missing and this runs as root; otherwise those tests are reported skipped.
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing chromium and chromium-driver"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "chromium/chromedriver missing and cannot install them here: browser tests will be skipped"; \
+		fi; \
+	fi
+
 # One math thread per test worker: two workers on two cores, no oversubscription.
-unit: $(STAMP)
+unit: $(STAMP) system-deps
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
-test: lint typecheck unit
+test: system-deps lint typecheck unit
 
 # Rebuild the committed demo workspace (deterministic: the same files every time).
 fixtures: $(STAMP)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from rankaudit.attribution import (
     FINAL,
+    AttributionCache,
     AttributionSettings,
     attribute_frame,
     background_sample,
@@ -83,10 +84,11 @@ def explain_tweet(
     reference: str = "request",
     models: tuple[str, str] = ("baseline", "deep"),
     settings: AttributionSettings = DEFAULT_SETTINGS,
+    cache: AttributionCache | None = None,
 ) -> TweetExplanation:
     """Explain `tweet` (default: the tweet the two models disagree on most, ties by tweet id)
     in the request chosen as `load_side_by_side` does. With `vs_tweet` the reference is the pair.
-    Raises NotFoundError for a tweet outside the request."""
+    With a `cache`, a repeated explanation of the same request is not recomputed. Raises NotFoundError for a tweet outside the request."""
     if vs_tweet is None and reference not in ("request", "global"):
         raise AttributionError(
             f"unknown reference {reference!r}; valid: request, global (or --vs-tweet for a pair)"
@@ -124,6 +126,7 @@ def explain_tweet(
             settings=settings,
             background=background,
             pair=(tweet, vs_tweet) if vs_tweet is not None else None,
+            cache=cache,
         ).frame
         parts.append(result.loc[result[schema.TWEET_ID] == tweet])
     return TweetExplanation(

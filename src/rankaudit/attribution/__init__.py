@@ -13,11 +13,18 @@ from rankaudit.attribution.api import (
 )
 from rankaudit.attribution.cache import AttributionCache
 from rankaudit.attribution.result import COLUMNS, AttributionResult
-from rankaudit.attribution.settings import FINAL, METHODS, REFERENCES, AttributionSettings
+from rankaudit.attribution.settings import (
+    FINAL,
+    INTERACTIVE_SETTINGS,
+    METHODS,
+    REFERENCES,
+    AttributionSettings,
+)
 
 __all__ = [
     "COLUMNS",
     "FINAL",
+    "INTERACTIVE_SETTINGS",
     "METHODS",
     "REFERENCES",
     "AttributionCache",

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-__all__ = ["FINAL", "METHODS", "REFERENCES", "AttributionSettings", "Method", "Reference"]
+__all__ = [
+    "FINAL",
+    "INTERACTIVE_SETTINGS",
+    "METHODS",
+    "REFERENCES",
+    "AttributionSettings",
+    "Method",
+    "Reference",
+]
 
 Method = Literal["ig", "shap"]
 Reference = Literal["global", "request", "pair"]
@@ -64,3 +72,9 @@ class AttributionSettings:
                 f"The 'tolerance' parameter of AttributionSettings must be in (0, 1). "
                 f"Got {self.tolerance!r} instead."
             )
+
+
+#: Settings of on-the-fly explanations (the web app, `rankaudit explain`): fewer IG points and
+#: SHAP permutations, so one request explains in well under a second. Completeness is still
+#: measured and reported for every row.
+INTERACTIVE_SETTINGS = AttributionSettings(ig_steps=16, ig_max_steps=256, shap_permutations=2)

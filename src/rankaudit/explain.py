@@ -126,9 +126,10 @@ def explain_tweet(
             settings=settings,
             background=background,
             pair=(tweet, vs_tweet) if vs_tweet is not None else None,
+            tweets=[tweet],
             cache=cache,
         ).frame
-        parts.append(result.loc[result[schema.TWEET_ID] == tweet])
+        parts.append(result)
     return TweetExplanation(
         view=view,
         tweet=tweet,

@@ -118,3 +118,32 @@ def test_served_order_attributes_everything_to_position(
     expected = -request["position"].to_numpy() + request["position"].mean()
     np.testing.assert_allclose(out["attribution"].to_numpy(), expected)
     assert AttributionSettings().tolerance == 0.01
+
+
+@pytest.mark.parametrize(
+    ("model", "method"), [("deep", "ig"), ("deep", "shap"), ("baseline", "shap")]
+)
+@pytest.mark.parametrize("reference", ["request", "global"])
+def test_explaining_some_tweets_equals_explaining_the_whole_request(
+    workspace: Workspace, sample: pd.DataFrame, model: str, method: str, reference: str
+) -> None:
+    """The web app explains the clicked tweet alone: the rest of the request still forms the
+    reference, so the values are those of the whole-request call (to float32 rounding: the
+    model sees batches of another size)."""
+    request = sample.loc[sample["request_id"] == sample["request_id"].iat[1]]
+    picked = request["tweet_id"].iloc[[0, 3]].tolist()
+    ranker = workspace.ranker(model)
+    background = sample.iloc[:16] if reference == "global" else None
+    options = dict(methods=[method], reference=reference, background=background)
+    whole = attribute_frame(ranker, request, **options).frame  # type: ignore[arg-type]
+    some = attribute_frame(ranker, request, tweets=picked, **options).frame  # type: ignore[arg-type]
+    expected = whole.loc[whole["tweet_id"].isin(picked)].reset_index(drop=True)
+    assert sorted(some["tweet_id"].unique()) == sorted(picked)
+    # completeness_relative divides float32 rounding by |f(x) - ref|: compared via the error.
+    pd.testing.assert_frame_equal(
+        some.drop(columns="completeness_relative").reset_index(drop=True),
+        expected.drop(columns="completeness_relative"),
+        check_exact=False,
+        rtol=1e-4,
+        atol=1e-6,
+    )

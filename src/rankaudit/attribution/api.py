@@ -19,7 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rankaudit.attribution.cache import AttributionCache
-from rankaudit.attribution.groups import Group, global_groups, pair_groups, request_groups
+from rankaudit.attribution.groups import (
+    Group,
+    global_groups,
+    only_tweets,
+    pair_groups,
+    request_groups,
+)
 from rankaudit.attribution.registry import applicable_methods, make_attributor
 from rankaudit.attribution.result import COLUMNS, AttributionResult, explanation_frame
 from rankaudit.attribution.settings import METHODS, REFERENCES, AttributionSettings
@@ -59,6 +65,20 @@ def _groups(
     settings: AttributionSettings,
     background: pd.DataFrame | None,
     pair: tuple[str, str] | None,
+    tweets: Sequence[str] | None = None,
+) -> Iterator[Group]:
+    groups = _reference_groups(frame, reference, settings, background, pair)
+    if tweets is None or reference == "pair":
+        return groups
+    return only_tweets(groups, tweets)
+
+
+def _reference_groups(
+    frame: pd.DataFrame,
+    reference: str,
+    settings: AttributionSettings,
+    background: pd.DataFrame | None,
+    pair: tuple[str, str] | None,
 ) -> Iterator[Group]:
     if reference == "global":
         if background is None or background.empty:
@@ -83,13 +103,16 @@ def attribute_frame(
     settings: AttributionSettings = DEFAULT_SETTINGS,
     background: pd.DataFrame | None = None,
     pair: tuple[str, str] | None = None,
+    tweets: Sequence[str] | None = None,
     cache: AttributionCache | None = None,
 ) -> AttributionResult:
     """Explain every row of `frame` (prepared log rows) with each method against `reference`.
 
     Returns the long result (attributions in the units of each explained output: a head's
-    probability, or the final score). With a `cache`, a call with the same model, rows,
-    background and options returns the stored result.
+    probability, or the final score). `tweets` explains only those tweets of `frame`; the other
+    rows still make up their requests' references, so the values equal those of a whole-frame
+    call. With a `cache`, a call with the same model, rows, background and options returns the
+    stored result.
     """
     if reference not in REFERENCES:
         raise AttributionError(f"unknown reference {reference!r}; valid: {', '.join(REFERENCES)}")
@@ -97,7 +120,7 @@ def attribute_frame(
     if cache is not None:
         key = cache.key(
             ranker, frame, methods=methods, reference=reference, heads=heads, settings=settings,
-            background=background, pair=pair,
+            background=background, pair=pair, tweets=tweets,
         )  # fmt: skip
         cached = cache.get(key)
         if cached is not None:
@@ -105,7 +128,7 @@ def attribute_frame(
     parts = []
     for method in methods:
         attributor = make_attributor(ranker, method, heads=heads, settings=settings)
-        for group in _groups(frame, reference, settings, background, pair):
+        for group in _groups(frame, reference, settings, background, pair, tweets):
             explanation = attributor.explain(group)
             parts.append(
                 explanation_frame(

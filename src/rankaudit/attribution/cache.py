@@ -68,6 +68,7 @@ class AttributionCache:
         settings: AttributionSettings,
         background: pd.DataFrame | None,
         pair: tuple[str, str] | None,
+        tweets: Sequence[str] | None = None,
     ) -> str:
         """The cache key of one attribute_frame call."""
         columns = list(ranker.required_columns)
@@ -80,6 +81,7 @@ class AttributionCache:
             "reference": reference,
             "heads": list(heads) if heads else None,
             "pair": list(pair) if pair else None,
+            "tweets": sorted(tweets) if tweets is not None else None,
             "settings": asdict(settings),
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -11,7 +11,7 @@ Every reference is expressed the same way, so each attributor has one job: expla
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +21,7 @@ from rankaudit.attribution.settings import AttributionSettings
 from rankaudit.data import schema
 from rankaudit.errors import NotFoundError
 
-__all__ = ["Group", "global_groups", "pair_groups", "request_groups"]
+__all__ = ["Group", "global_groups", "only_tweets", "pair_groups", "request_groups"]
 
 
 @dataclass(frozen=True)
@@ -75,3 +75,13 @@ def pair_groups(frame: pd.DataFrame, tweet: str, vs_tweet: str) -> Iterator[Grou
     request = shared[0]
     pick = {n: r.loc[r[schema.REQUEST_ID] == request].iloc[[0]] for n, r in found.items()}
     yield Group(rows=pick[tweet], baselines=pick[vs_tweet], vs_tweet=vs_tweet)
+
+
+def only_tweets(groups: Iterable[Group], tweets: Iterable[str]) -> Iterator[Group]:
+    """The same groups with only `tweets` left to explain (baselines unchanged); groups left
+    with nothing to explain are dropped."""
+    wanted = set(tweets)
+    for group in groups:
+        rows = group.rows.loc[group.rows[schema.TWEET_ID].isin(wanted)]
+        if not rows.empty:
+            yield Group(rows=rows, baselines=group.baselines, vs_tweet=group.vs_tweet)

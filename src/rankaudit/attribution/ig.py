@@ -237,10 +237,6 @@ class TorchIntegratedGradients:
         base_scores = self._scores(b_num, b_cat)
         reference = np.broadcast_to(base_scores.mean(axis=0), scores.shape)
         expected = scores - reference
-        # A row's error is the sum of its pairs' errors, which scale with |f(x) - f(b)|; a row
-        # scored close to the reference cancels those differences, not their errors.
-        pair_scale = np.abs(scores[:, None, :] - base_scores[None, :, :]).mean(axis=1)
-        scale_all = np.maximum(np.abs(expected), pair_scale)
         attributions = np.zeros((len(self.targets), n, len(self.features)))
         converged = np.zeros(n, dtype=bool)
         todo = np.arange(n)
@@ -254,8 +250,7 @@ class TorchIntegratedGradients:
                     values.double().numpy().reshape(len(todo), m, -1).mean(axis=1)
                 )
             error = np.abs(attributions[:, todo].sum(axis=2) - expected[todo].T)
-            scale = scale_all[todo].T
-            ok = (error <= self.settings.tolerance * scale) | (
+            ok = (error <= self.settings.tolerance * np.abs(expected[todo].T)) | (
                 error <= self.settings.absolute_floor
             )
             done = ok.all(axis=0)

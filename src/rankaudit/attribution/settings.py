@@ -28,14 +28,16 @@ class AttributionSettings:
     """Knobs of an attribution run; part of the cache key.
 
     - `ig_steps`: Gauss-Legendre points of the first IG pass; rows whose relative completeness
-      error exceeds `tolerance` are recomputed with four times the points, up to `ig_max_steps`
-      (rows still above it are flagged `converged = False`). 32 points settle ~80% of the demo
-      rows; quadrupling rather than doubling wastes less work on the rest.
-    - `tolerance`: relative completeness error accepted by IG: |sum(attr) - (f(x) - f(ref))|
-      divided by max(|f(x) - f(ref)|, mean over baselines of |f(x) - f(b)|). The second term
-      matters for rows scored close to their reference: their pairwise differences cancel, their
-      integration errors do not. An absolute error <= `absolute_floor` always passes. The
-      reported `completeness_relative` divides by |f(x) - f(ref)| alone, as defined.
+      error exceeds `tolerance` for any explained output are recomputed with four times the
+      points, up to `ig_max_steps`; rows still above it are flagged `converged = False`.
+    - `tolerance`: relative completeness error accepted by IG, as the issue defines it:
+      |sum(attr) - (f(x) - f(ref))| / |f(x) - f(ref)|. An absolute error <= `absolute_floor`
+      always passes (rows scored at their reference have no relative error to speak of).
+      How fast rows converge depends on the model: a ReLU network's path integrand jumps at
+      every unit that switches, so any quadrature's error falls only as 1/points (the demo's
+      deep ranker: 35% of rows within 1% at 32 points, 76% at 128, 94% at 512); with a smooth
+      activation (SiLU, GELU) the same network converges geometrically (98% at 32 points).
+      The default cap, 128 points, costs ~3.5x a single 32-point pass.
     - `background_size`: rows sampled (seeded) from the training window for the `global` reference.
     - `max_baselines`: at most this many candidates (seeded sample) serve as baselines of one
       `request` group; timelines are usually smaller, so this is exact for them.
@@ -45,7 +47,7 @@ class AttributionSettings:
     """
 
     ig_steps: int = 32
-    ig_max_steps: int = 512
+    ig_max_steps: int = 128
     tolerance: float = 0.01
     absolute_floor: float = 1e-6
     background_size: int = 32
@@ -77,4 +79,4 @@ class AttributionSettings:
 #: Settings of on-the-fly explanations (the web app, `rankaudit explain`): fewer IG points and
 #: SHAP permutations, so one request explains in well under a second. Completeness is still
 #: measured and reported for every row.
-INTERACTIVE_SETTINGS = AttributionSettings(ig_steps=16, ig_max_steps=256, shap_permutations=2)
+INTERACTIVE_SETTINGS = AttributionSettings(ig_steps=16, ig_max_steps=64, shap_permutations=2)

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
+from rankaudit.attribution.settings import AttributionSettings
 from rankaudit.cli._common import WorkspaceOption, handle_errors, stderr_console, stdout_console
+from rankaudit.errors import ParameterError
 
 
 def register(app: typer.Typer) -> None:
@@ -42,11 +44,15 @@ def attribute(
     seed: Annotated[
         int, typer.Option(help="Seed of background sampling and SHAP permutations.")
     ] = 0,
+    ig_max_steps: Annotated[
+        int,
+        typer.Option(help="Cap of IG's Gauss-Legendre points; rows above 1% error get flagged."),
+    ] = AttributionSettings.ig_max_steps,
 ) -> None:
     """Explain every ranked tweet of the selection, per head and for the final score."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rankaudit.attribution import AttributionSettings, plan_attribution, run_attribution
+    from rankaudit.attribution import plan_attribution, run_attribution
     from rankaudit.errors import AttributionError
     from rankaudit.render import completeness_table
     from rankaudit.workspace import load_workspace
@@ -58,7 +64,7 @@ def attribute(
     plan = plan_attribution(
         load_workspace(workspace), model, method=method, reference=reference, out=out, user=user,
         request=request, heads=heads, pair=(tweet, vs_tweet) if tweet and vs_tweet else None,
-        wide=wide, settings=AttributionSettings(seed=seed),
+        wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps),
     )  # fmt: skip
     with Progress(
         TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(),
@@ -71,6 +77,13 @@ def attribute(
     console.print(completeness_table(run.completeness))
     worst = float(run.completeness["max_relative_error"].max())
     console.print(f"max relative completeness error: {worst:.3g}", markup=False)
+
+
+def _settings(**values: int) -> AttributionSettings:
+    try:
+        return AttributionSettings(**values)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
 
 
 @handle_errors

@@ -13,7 +13,9 @@ Measures, in one run:
 4. Tree SHAP on the baseline's `favorite` booster: path-dependent shap vs LightGBM's own
    `pred_contrib`, and interventional shap for growing backgrounds;
 5. end to end: `attribute_frame` on one 100-candidate timeline, request reference, every
-   applicable method, for both demo models (all heads, then the final score only).
+   applicable method, for both demo models: all heads, then the final score only (default
+   settings); the web app's `INTERACTIVE_SETTINGS`; a reference sampled from 16 candidates;
+   and the web app's click (one tweet against the whole request).
 
 Prints a table, then one JSON line with every number. Throughputs are the best of the timed
 repeats (after a warm-up); end-to-end times are the median. The machine is shared with other
@@ -43,7 +45,7 @@ from rankaudit.attribution.api import attribute_frame, resolve_methods
 from rankaudit.attribution.groups import Group, request_groups
 from rankaudit.attribution.ig import TorchIntegratedGradients
 from rankaudit.attribution.permutation import TorchPermutationShap
-from rankaudit.attribution.settings import FINAL, AttributionSettings
+from rankaudit.attribution.settings import FINAL, INTERACTIVE_SETTINGS, AttributionSettings
 from rankaudit.data import schema
 from rankaudit.data.readers import read_timelines
 from rankaudit.workspace import load_workspace
@@ -423,30 +425,52 @@ def _ig_workload(deep: Any, group: Group, heads: Sequence[str] | None) -> dict[s
     }
 
 
+#: End-to-end configurations: (label, heads, settings, explain only the first tweet).
+E2E_CONFIGS: tuple[tuple[str, list[str] | None, AttributionSettings, bool], ...] = (
+    ("all_heads", None, AttributionSettings(), False),
+    ("score_only", [FINAL], AttributionSettings(), False),
+    # The web app's settings, exact request reference (up to 64 candidates as baselines).
+    ("interactive", [FINAL], INTERACTIVE_SETTINGS, False),
+    # The reference estimated from 16 sampled candidates, one antithetic permutation pair.
+    (
+        "sampled_16",
+        [FINAL],
+        AttributionSettings(ig_steps=16, ig_max_steps=64, shap_permutations=1, max_baselines=16),
+        False,
+    ),
+    # The web app's click: one tweet against its whole request.
+    ("one_tweet", [FINAL], INTERACTIVE_SETTINGS, True),
+)
+
+
 def bench_end_to_end(
     rankers: Sequence[Any], timeline: pd.DataFrame, *, repeat: int, warmup: pd.DataFrame
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"candidates": len(timeline)}
-    for label, heads in (("all_heads", None), ("score_only", [FINAL])):
+    first_tweet = [str(timeline[schema.TWEET_ID].iat[0])]
+    for label, heads, settings, one in E2E_CONFIGS:
+        tweets = first_tweet if one else None
         per_model: dict[str, Any] = {}
         for ranker in rankers:
             methods = resolve_methods(ranker, "all")
             attribute_frame(ranker, warmup, methods=methods, reference="request", heads=heads)
-            median, best = _median(
-                lambda r=ranker, ms=methods, h=heads: attribute_frame(
-                    r, timeline, methods=ms, reference="request", heads=h
-                ),
-                repeat,
-            )
+
+            def call(
+                ms: Sequence[str],
+                r: Any = ranker,
+                h: Any = heads,
+                st: Any = settings,
+                t: Any = tweets,
+            ) -> Any:
+                return attribute_frame(
+                    r, timeline, methods=ms, reference="request", heads=h, settings=st, tweets=t
+                )  # fmt: skip
+
+            median, best = _median(lambda ms=methods, c=call: c(ms), repeat)
             # Where the time goes: one call per method (attribute_frame runs them in turn).
             per_method = {}
             for method in methods:
-                m_median, m_best = _median(
-                    lambda m=method, r=ranker, h=heads: attribute_frame(
-                        r, timeline, methods=(m,), reference="request", heads=h
-                    ),
-                    repeat,
-                )
+                m_median, m_best = _median(lambda m=method, c=call: c((m,)), repeat)
                 per_method[method] = {"median_ms": 1e3 * m_median, "best_ms": 1e3 * m_best}
             per_model[ranker.name] = {
                 "methods": per_method,
@@ -562,7 +586,7 @@ def _table(results: dict[str, Any]) -> str:
             f"{r['rows_per_s']:,.0f} rows/s ({r['explain_ms']:.0f} ms, x{r['explain_x_smallest']:.1f}; +{r['construct_ms']:.0f} ms explainer)",
         )
     e2e = results["end_to_end"]
-    for label in ("all_heads", "score_only"):
+    for label, *_ in E2E_CONFIGS:
         part = e2e[label]
         for name, model in part.items():
             if name in ("total_ms", "total_best_ms"):

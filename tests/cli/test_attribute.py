@@ -54,6 +54,24 @@ def test_attribute_a_request_writes_the_documented_columns(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir()] == ["a.parquet"]
 
 
+def test_cache_dir_serves_a_repeated_run_and_survives_a_corrupt_entry(tmp_path: Path) -> None:
+    request, _, _ = _first_request()
+    cache = tmp_path / "cache"
+    args = ["--model", "baseline", "--request", request, "--cache-dir", str(cache)]
+    first, second, third = (tmp_path / f"{n}.parquet" for n in ("first", "second", "third"))
+    assert invoke(*args, "--out", str(first))[0] == 0
+    entries = list(cache.glob("*.parquet"))
+    assert len(entries) == 1
+    stamp = entries[0].stat().st_mtime_ns
+    assert invoke(*args, "--out", str(second))[0] == 0
+    assert entries[0].stat().st_mtime_ns == stamp  # read back, not recomputed
+    pd.testing.assert_frame_equal(pd.read_parquet(first), pd.read_parquet(second))
+    entries[0].write_bytes(b"not parquet")
+    assert invoke(*args, "--out", str(third))[0] == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(first), pd.read_parquet(third))
+    assert pd.read_parquet(entries[0]).equals(pd.read_parquet(first))  # rewritten
+
+
 def test_wide_and_pair(tmp_path: Path) -> None:
     request, _, tweets = _first_request()
     out = tmp_path / "w.parquet"
@@ -94,6 +112,8 @@ def test_bad_inputs_give_one_line_and_no_file(tmp_path: Path) -> None:
         "no selection": (["--model", "deep"], "choose exactly one of --user U, --request R or --all"),
         "ig on trees": (["--model", "baseline", "--method", "ig", "--request", request], "use --method shap"),
         "pair without tweets": (["--model", "deep", "--reference", "pair", "--request", request], "needs --tweet T and --vs-tweet T2"),
+        "bad ig cap": (["--model", "deep", "--ig-max-steps", "0", "--request", request], "'ig_max_steps' parameter"),
+        "cache in a file": (["--model", "deep", "--request", request, "--cache-dir", str(DEMO / "rankaudit.toml")], "cannot create the cache folder"),
         "pair across requests": (
             ["--model", "deep", "--reference", "pair", "--user", two, "--tweet", first_tweet, "--vs-tweet", elsewhere],
             "not served in the same request",

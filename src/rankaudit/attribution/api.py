@@ -213,6 +213,7 @@ class AttributionPlan:
     settings: AttributionSettings
     selection: pd.DataFrame | None  # the user's or request's rows; None: the whole log
     background: pd.DataFrame | None
+    cache: AttributionCache | None = None  # per-batch results, e.g. a folder of Parquet files
 
     @property
     def total_rows(self) -> int | None:
@@ -245,6 +246,7 @@ def plan_attribution(
     pair: tuple[str, str] | None = None,
     wide: bool = False,
     settings: AttributionSettings = DEFAULT_SETTINGS,
+    cache: AttributionCache | None = None,
 ) -> AttributionPlan:
     """Check every input of an attribution job (model, method, heads, reference, output folder,
     the selected viewer or request, the pair) and return the plan; raises rankaudit errors."""
@@ -255,6 +257,15 @@ def plan_attribution(
     for name in methods:
         make_attributor(ranker, name, heads=heads, settings=settings)
     _check_writable(out)
+    if cache is not None and cache.directory is not None:
+        try:
+            cache.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputFileError(
+                f"{cache.directory}: cannot create the cache folder ({exc.strerror})"
+            ) from None
+        if not os.access(cache.directory, os.W_OK):
+            raise InputFileError(f"{cache.directory}: the cache folder is not writable")
     selection = None
     if request is not None or user is not None:
         column, value = (
@@ -280,7 +291,7 @@ def plan_attribution(
     return AttributionPlan(
         workspace=workspace, ranker=ranker, methods=methods, reference=reference, out=out,
         heads=tuple(heads) if heads else None, pair=pair, wide=wide, settings=settings,
-        selection=selection, background=background,
+        selection=selection, background=background, cache=cache,
     )  # fmt: skip
 
 
@@ -321,6 +332,7 @@ def run_attribution(
             result = attribute_frame(
                 plan.ranker, frame, methods=plan.methods, reference=plan.reference, heads=plan.heads,
                 settings=plan.settings, background=plan.background, pair=plan.pair,
+                cache=plan.cache,
             )  # fmt: skip
             summaries.append(result.completeness())
             table = result.to_wide() if plan.wide else result.frame

@@ -94,7 +94,11 @@ class AttributionCache:
         if self.directory is not None:
             path = self.directory / f"{key}.parquet"
             if path.is_file():
-                result = AttributionResult(pd.read_parquet(path))
+                try:
+                    result = AttributionResult(pd.read_parquet(path))
+                except (OSError, ValueError):  # unreadable or corrupt: recompute, overwrite
+                    self.misses += 1
+                    return None
                 self._remember(key, result)
                 self.hits += 1
                 return result

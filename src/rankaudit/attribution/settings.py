@@ -76,7 +76,7 @@ class AttributionSettings:
             )
 
 
-#: Settings of on-the-fly explanations (the web app, `rankaudit explain`): fewer IG points and
+#: Settings of on-the-fly explanations (the web app): fewer IG points and
 #: SHAP permutations, so one request explains in well under a second. Completeness is still
 #: measured and reported for every row.
 INTERACTIVE_SETTINGS = AttributionSettings(ig_steps=16, ig_max_steps=64, shap_permutations=2)

@@ -48,11 +48,15 @@ def attribute(
         int,
         typer.Option(help="Cap of IG's Gauss-Legendre points; rows above 1% error get flagged."),
     ] = AttributionSettings.ig_max_steps,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep each batch's result here; a repeated run reads them back."),
+    ] = None,
 ) -> None:
     """Explain every ranked tweet of the selection, per head and for the final score."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rankaudit.attribution import plan_attribution, run_attribution
+    from rankaudit.attribution import AttributionCache, plan_attribution, run_attribution
     from rankaudit.errors import AttributionError
     from rankaudit.render import completeness_table
     from rankaudit.workspace import load_workspace
@@ -65,6 +69,7 @@ def attribute(
         load_workspace(workspace), model, method=method, reference=reference, out=out, user=user,
         request=request, heads=heads, pair=(tweet, vs_tweet) if tweet and vs_tweet else None,
         wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps),
+        cache=AttributionCache(cache_dir) if cache_dir is not None else None,
     )  # fmt: skip
     with Progress(
         TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(),

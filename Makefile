@@ -22,8 +22,8 @@ demo: $(STAMP)
 	$(BIN)/rankaudit demo --workspace fixtures/demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src dash_app tests benchmarks
+	$(BIN)/ruff format --check src dash_app tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -6,6 +6,8 @@ Example::
     logs = "logs"                    # a file or a directory of .parquet / .csv / .jsonl files
     spec = "features.yaml"
     ground_truth = "ground_truth.json"   # optional, written by `rankaudit fixtures build`
+    attributions = "attributions"    # optional: precomputed `rankaudit attribute` output
+                                     # (a long Parquet file or a folder of them)
 
     [heads]                          # engagement heads and their weights in the final score
     favorite = 0.5
@@ -46,7 +48,17 @@ __all__ = ["CONFIG_NAME", "Workspace", "load_workspace"]
 
 CONFIG_NAME = "rankaudit.toml"
 _TOP_KEYS = frozenset(
-    {"name", "logs", "logs_format", "spec", "ground_truth", "heads", "evaluation", "models"}
+    {
+        "name",
+        "logs",
+        "logs_format",
+        "spec",
+        "ground_truth",
+        "attributions",
+        "heads",
+        "evaluation",
+        "models",
+    }
 )
 _EVALUATION_KEYS = frozenset({"holdout_from"})
 
@@ -65,6 +77,7 @@ class Workspace:
     models: Mapping[str, ModelConfig]
     holdout_from: pd.Timestamp | None = None
     ground_truth_path: Path | None = None
+    attributions_path: Path | None = None
     _rankers: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def model(self, name: str) -> ModelConfig:
@@ -199,5 +212,8 @@ def load_workspace(directory: Path | str = ".") -> Workspace:
         holdout_from=holdout_from,
         ground_truth_path=_resolve(root, ground_truth, where)
         if isinstance(ground_truth, str)
+        else None,
+        attributions_path=_resolve(root, _string(raw, "attributions", where), where)
+        if "attributions" in raw
         else None,
     )

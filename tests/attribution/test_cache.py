@@ -45,7 +45,7 @@ def test_hits_misses_disk_and_eviction(
     assert len(calls) == 4
     assert len(list((tmp_path / "cache").glob("*.parquet"))) == 4
     # Memory holds at most max_entries results.
-    assert len(cache._memory) == 2
+    assert len(cache) == 2
     # Changed data in the explained rows is a different key.
     changed = first_request.assign(topic_similarity=first_request["topic_similarity"] + 0.1)
     key = AttributionCache.key

@@ -1,7 +1,12 @@
-"""`rankaudit demo` prints one viewer's two orderings side by side."""
+"""`rankaudit demo` serves the web app on the demo workspace and prints its URL; with --print
+it prints one viewer's two orderings side by side in the terminal."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +31,9 @@ def test_demo_defaults_to_the_most_disagreeing_request() -> None:
     assert by_deep["position_b"].tolist() == list(range(1, len(rows) + 1))
     deep = workspace.ranker("deep")
     assert rows["score_b"].to_numpy() == __import__("pytest").approx(deep.score(rows))
-    result = runner.invoke(app, ["demo", "--workspace", str(DEMO)], env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app, ["demo", "--workspace", str(DEMO), "--print"], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.stderr
     assert f"viewer {view.user_id}" in result.stdout
     for tweet in rows["tweet_id"].head(5):
@@ -49,10 +56,62 @@ def test_unknown_user_or_request_is_one_clear_line() -> None:
         ("--user", "u_nobody", "unknown user 'u_nobody'"),
         ("--request", "r_nothing", "unknown request 'r_nothing'"),
     ):
-        result = runner.invoke(app, ["demo", "--workspace", str(DEMO), flag, value])
+        result = runner.invoke(app, ["demo", "--workspace", str(DEMO), "--print", flag, value])
         assert result.exit_code == 2
         assert message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
-    result = runner.invoke(app, ["demo", "--workspace", str(DEMO), "--vs", "baseline", "gbdt"])
+    result = runner.invoke(
+        app, ["demo", "--workspace", str(DEMO), "--print", "--vs", "baseline", "gbdt"]
+    )
     assert result.exit_code == 2
     assert "no model named 'gbdt'" in result.stderr
+
+
+def test_demo_checks_ids_before_serving() -> None:
+    for flag, value, message in (
+        ("--user", "u_nobody", "unknown viewer 'u_nobody'"),
+        ("--request", "r_nothing", "unknown request 'r_nothing' in workspace 'demo'"),
+    ):
+        result = runner.invoke(app, ["demo", "--workspace", str(DEMO), "--port", "0", flag, value])
+        assert result.exit_code == 2
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    result = runner.invoke(
+        app,
+        ["demo", "--workspace", str(DEMO), "--host", "0.0.0.0"],
+        env={
+            "RANKAUDIT_TOKEN": None,
+            "RANKAUDIT_TOKEN_FILE": None,
+            "RANKAUDIT_BASIC_AUTH": None,
+            "RANKAUDIT_BASIC_AUTH_FILE": None,
+        },
+    )
+    assert result.exit_code == 2
+    assert "refusing to serve on 0.0.0.0 without authentication" in result.stderr
+
+
+def test_demo_serves_the_app_and_prints_its_url(tmp_path: Path) -> None:
+    """The server runs in a subprocess: the test reads the announced URLs, fetches both pages
+    and stops it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rankaudit", "demo", "--workspace", str(DEMO), "--port", "0",
+         "--request", "r000000819"],
+        cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        announced = process.stdout.readline()
+        opened = process.stdout.readline()
+        assert announced.startswith(
+            "rankaudit: serving workspace 'demo' (baseline vs deep) at http://127.0.0.1:"
+        )
+        root = announced.split(" at ")[1].split()[0]
+        assert opened.strip() == f"open: {root}timeline/u000406?request=r000000819"
+        for url in (root, opened.split()[1]):
+            with urllib.request.urlopen(url, timeout=30) as response:
+                assert response.status == 200
+                assert "rankaudit" in response.read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

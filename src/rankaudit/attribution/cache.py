@@ -57,6 +57,10 @@ class AttributionCache:
         self.hits = 0
         self.misses = 0
 
+    def __len__(self) -> int:
+        """Results held in memory (at most `max_entries`)."""
+        return len(self._memory)
+
     @staticmethod
     def key(
         ranker: Any,

@@ -80,20 +80,36 @@ def fixtures_build(
 def demo(
     workspace: WorkspaceOption = Path("fixtures/demo"),
     user: Annotated[
-        str | None, typer.Option(help="Viewer to show (default: see --request).")
+        str | None, typer.Option(help="Viewer to open (default: see --request).")
     ] = None,
     request: Annotated[
         str | None,
-        typer.Option(help="Request to show (default: where the two rankers disagree most)."),
+        typer.Option(help="Request to open (default: where the two rankers disagree most)."),
     ] = None,
     vs: Annotated[
         tuple[str, str], typer.Option(help="The two models to compare: BASELINE DEEP.")
     ] = ("baseline", "deep"),
+    host: Annotated[
+        str, typer.Option(help="Address to serve on (loopback unless authentication is set).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on (0: any free port).")] = 8050,
+    print_only: Annotated[
+        bool,
+        typer.Option(
+            "--print", help="Print one timeline in the terminal instead of serving the app."
+        ),
+    ] = False,
 ) -> None:
-    """Print one viewer's timeline as ordered by the baseline and by the deep ranker."""
-    from rankaudit.render import timeline_table
-    from rankaudit.timeline import load_side_by_side
-    from rankaudit.workspace import load_workspace
+    """Serve the web app on the demo workspace and print its URL; with --print, print one
+    viewer's timeline as ordered by the baseline and by the deep ranker instead."""
+    if print_only:
+        from rankaudit.render import timeline_table
+        from rankaudit.timeline import load_side_by_side
+        from rankaudit.workspace import load_workspace
 
-    view = load_side_by_side(load_workspace(workspace), user=user, request=request, models=vs)
-    stdout_console().print(timeline_table(view))
+        view = load_side_by_side(load_workspace(workspace), user=user, request=request, models=vs)
+        stdout_console().print(timeline_table(view))
+        return
+    from rankaudit.cli._serve import serve_workspace
+
+    serve_workspace(workspace, host=host, port=port, models=vs, user=user, request=request)

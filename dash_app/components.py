@@ -1,0 +1,126 @@
+"""Reusable pieces of the pages, without callbacks: cards, stat tiles, messages, graphs, tables."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from rankaudit.errors import RankauditError
+
+__all__ = [
+    "error_message",
+    "fmt",
+    "graph",
+    "guarded",
+    "hint",
+    "panel",
+    "stat",
+]
+
+log = logging.getLogger("rankaudit.app")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_GRAPH_CONFIG: Any = {
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+
+
+def fmt(value: object, digits: int = 3) -> str:
+    """A number for a table cell: '—' when missing, integers with thousands separators."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    number = float(value)  # type: ignore[arg-type]
+    if math.isnan(number):
+        return "—"
+    if number.is_integer() and abs(number) < 1e12:
+        return f"{int(number):,}"
+    return f"{number:.{digits}g}"
+
+
+def error_message(error: BaseException, *, where: str) -> html.Div:
+    """The friendly message a page shows instead of a view that cannot be built.
+
+    A rankaudit error (bad id, bad parameter) is the user's to fix: its message is shown and
+    logged as a warning. Anything else is logged with its traceback on the server, and the
+    page says only that something went wrong."""
+    if isinstance(error, RankauditError):
+        log.warning("%s: %s", where, error)
+        title, text = "Nothing to show for this link", str(error)
+    else:
+        log.exception("%s: internal error", where, exc_info=error)
+        title, text = (
+            "Something went wrong on the server",
+            "The error was logged on the server; the rest of the app keeps working.",
+        )
+    return html.Div(
+        [html.Div(title, className="error-title"), html.Div(text, className="error-text")],
+        className="error-card",
+        role="alert",
+    )
+
+
+def guarded(where: str) -> Callable[[Callable[P, R]], Callable[P, R | html.Div]]:
+    """Decorate a view function so that any error becomes `error_message` (never a trace)."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R | html.Div]:
+        @wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | html.Div:
+            try:
+                return function(*args, **kwargs)
+            except Exception as error:  # every failure becomes a message in the page
+                return error_message(error, where=where)
+
+        return wrapper
+
+    return decorate
+
+
+def graph(
+    figure: go.Figure,
+    *,
+    id: str | dict[str, Any] | None = None,
+    toolbar: bool = True,
+    **style: Any,
+) -> dcc.Graph:
+    """A figure with the app's toolbar settings (`toolbar=False`: none, for small graphs)."""
+    extra: dict[str, Any] = {} if id is None else {"id": id}
+    config: Any = _GRAPH_CONFIG if toolbar else {**_GRAPH_CONFIG, "displayModeBar": False}
+    return dcc.Graph(figure=figure, config=config, style=style or None, **extra)
+
+
+def stat(label: str, value: str, *, note: str | None = None) -> html.Div:
+    """A labelled number tile."""
+    children: list[Any] = [
+        html.Div(label, className="stat-label"),
+        html.Div(value, className="stat-value"),
+    ]
+    if note:
+        children.append(html.Div(note, className="stat-note"))
+    return html.Div(children, className="stat")
+
+
+def panel(
+    title: str | None, children: Sequence[Any] | Any, *, id: str | None = None, className: str = ""
+) -> html.Section:
+    """A titled white card."""
+    body: list[Any] = list(children) if isinstance(children, list | tuple) else [children]
+    header: list[Any] = [html.H3(title, className="panel-title")] if title else []
+    if id is None:
+        return html.Section([*header, *body], className=f"panel {className}".strip())
+    return html.Section([*header, *body], className=f"panel {className}".strip(), id=id)
+
+
+def hint(text: str) -> html.Div:
+    """A muted explanatory line."""
+    return html.Div(text, className="hint")

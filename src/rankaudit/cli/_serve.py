@@ -1,0 +1,121 @@
+"""`rankaudit serve`: the web app under waitress; `demo` serves through the same helper."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rankaudit.cli._common import WorkspaceOption, handle_errors
+from rankaudit.errors import ParameterError
+
+HostOption = Annotated[
+    str,
+    typer.Option(
+        help="Address to listen on. Anything but loopback needs authentication configured."
+    ),
+]
+PortOption = Annotated[int, typer.Option(help="Port to listen on (0: any free port).")]
+TokenFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="File holding a bearer token (or set RANKAUDIT_TOKEN / RANKAUDIT_TOKEN_FILE)."
+    ),
+]
+BasicFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="File holding user:password for basic auth (or set RANKAUDIT_BASIC_AUTH / "
+        "RANKAUDIT_BASIC_AUTH_FILE)."
+    ),
+]
+VsOption = Annotated[
+    tuple[str, str],
+    typer.Option(help="The two models to compare: REFERENCE AUDITED (default: baseline deep)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the top-level app."""
+    app.command()(serve)
+
+
+def serve_workspace(
+    workspace: Path,
+    *,
+    host: str,
+    port: int,
+    models: tuple[str, str],
+    token_file: Path | None = None,
+    basic_auth_file: Path | None = None,
+    user: str | None = None,
+    request: str | None = None,
+) -> None:
+    """Check the address and credentials, open the workspace, announce the URL on stdout
+    (and the timeline of `user` / `request` when given, checked first) and serve until
+    Ctrl+C. Raises rankaudit errors for bad input."""
+    if isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ParameterError(
+            f"The 'port' parameter of serve must be in 0..65535. Got {port!r} instead."
+        )
+    from dash_app import auth, server  # the web layer, installed with rankaudit
+
+    credentials = auth.load_credentials(token_file=token_file, basic_auth_file=basic_auth_file)
+    server.check_exposure(host, credentials)  # before anything slow: fail fast
+    from rankaudit.views import SessionSettings, WorkspaceSession
+
+    session = WorkspaceSession.open(workspace, SessionSettings(models=models))
+    start = "/"
+    if user is not None or request is not None:
+        from rankaudit.views import TimelineQuery
+
+        viewer = user if user is not None else session.viewer_of(str(request))
+        session.timeline(viewer, request)  # NotFoundError for unknown ids
+        start = TimelineQuery(user=viewer, request=request).url()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    def announce(url: str) -> None:
+        kinds = " and ".join(credentials.kinds) if credentials is not None else "none"
+        typer.echo(
+            f"rankaudit: serving workspace {session.workspace.name!r} ({models[0]} vs {models[1]}) "
+            f"at {url}  (authentication: {kinds}; Ctrl+C to stop)"
+        )
+        if start != "/":
+            typer.echo(f"open: {url.rstrip('/')}{start}")
+        sys.stdout.flush()
+
+    try:
+        server.serve(session, host=host, port=port, credentials=credentials, on_ready=announce)
+    except OSError as exc:
+        raise ParameterError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port"
+        ) from None
+    except KeyboardInterrupt:
+        typer.echo("rankaudit: stopped")
+
+
+@handle_errors
+def serve(
+    workspace: WorkspaceOption = Path("."),
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8050,
+    token_file: TokenFileOption = None,
+    basic_auth_file: BasicFileOption = None,
+    vs: VsOption = ("baseline", "deep"),
+) -> None:
+    """Serve the web app: overview, side-by-side timelines of any viewer with every tweet
+    explained, and global feature views. Runs under waitress; binds 127.0.0.1 unless
+    authentication is configured."""
+    serve_workspace(
+        workspace,
+        host=host,
+        port=port,
+        models=vs,
+        token_file=token_file,
+        basic_auth_file=basic_auth_file,
+    )

@@ -1,0 +1,248 @@
+"""Figures of one tweet's explanation: attribution bars per method and a waterfall.
+
+Both take a `TweetExplanation` (rankaudit.explain) and the model to show; its attributions may be
+of the final score or of one head (whatever rows it holds for that model). Features beyond
+`top` are summed into one "other features" bar, so the bars still add up to the explained
+difference, up to the completeness error printed in the title.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from rankaudit.errors import NotFoundError
+from rankaudit.explain import TweetExplanation
+from rankaudit.figures import theme
+from rankaudit.figures._format import feature_label, number, signed
+
+__all__ = [
+    "METHOD_LABELS",
+    "ExplainedDifference",
+    "attribution_bars",
+    "attribution_waterfall",
+    "explained_difference",
+]
+
+METHOD_LABELS = {"shap": "SHAP", "ig": "Integrated Gradients"}
+_SHORT = {"shap": "SHAP", "ig": "IG"}
+
+
+@dataclass(frozen=True)
+class ExplainedDifference:
+    """What an explanation of one model explains: `score` - `reference_score`, and per method
+    the sum of its attributions, the absolute and relative completeness error and whether IG
+    converged (SHAP is exact by construction)."""
+
+    model: str
+    head: str
+    reference: str
+    tweet: str
+    vs_tweet: str | None
+    score: float
+    reference_score: float
+    methods: pd.DataFrame  # index: method; columns: total, error, relative, converged
+
+    @property
+    def gap(self) -> float:
+        return self.score - self.reference_score
+
+
+def explained_difference(explanation: TweetExplanation, model: str) -> ExplainedDifference:
+    """Summarise the completeness of `model`'s attributions in `explanation`. Raises
+    NotFoundError when the explanation holds no rows of that model."""
+    rows = explanation.attributions.loc[explanation.attributions["model"] == model]
+    if rows.empty:
+        raise NotFoundError(
+            f"the explanation of {explanation.tweet} holds no rows of model {model!r}"
+        )
+    methods = rows.groupby("method", sort=False).agg(
+        total=("attribution", "sum"),
+        error=("completeness_error", "first"),
+        relative=("completeness_relative", "first"),
+        converged=("converged", "first"),
+    )
+    return ExplainedDifference(
+        model=model,
+        head=str(rows["head"].iat[0]),
+        reference=explanation.reference,
+        tweet=explanation.tweet,
+        vs_tweet=explanation.vs_tweet,
+        score=float(rows["score"].to_numpy(dtype=np.float64)[0]),
+        reference_score=float(rows["reference_score"].to_numpy(dtype=np.float64)[0]),
+        methods=methods,
+    )
+
+
+def _title(summary: ExplainedDifference) -> str:
+    output = "score" if summary.head == "score" else f"p({summary.head})"
+    if summary.reference == "pair":
+        relation = "above" if summary.gap >= 0 else "below"
+        head = (
+            f"Why {summary.tweet} is {relation} {summary.vs_tweet} · {summary.model}: "
+            f"{output} {number(summary.score)} vs {number(summary.reference_score)}"
+        )
+    else:
+        against = "request mean" if summary.reference == "request" else "background mean"
+        head = (
+            f"{summary.tweet} · {summary.model}: {output} {number(summary.score)} "
+            f"vs {against} {number(summary.reference_score)}"
+        )
+    parts = []
+    for method, row in summary.methods.iterrows():
+        state = "" if bool(row["converged"]) else ", not converged"
+        parts.append(
+            f"{_SHORT.get(str(method), str(method))} Σ {signed(float(row['total']))} "
+            f"(error {float(row['error']):.1e}{state})"
+        )
+    return f"{head}<br><sup>gap {signed(summary.gap)} · {' · '.join(parts)}</sup>"
+
+
+def _top(contributions: pd.DataFrame, methods: list[str], top: int) -> pd.DataFrame:
+    """The `top` largest contributions plus one summed row for the rest (when any)."""
+    shown = contributions.head(top).copy()
+    shown["label"] = [
+        feature_label(f, v) for f, v in zip(shown["feature"], shown["value"], strict=True)
+    ]
+    rest = contributions.iloc[top:]
+    if len(rest):
+        other = {m: float(rest[m].sum()) for m in methods}
+        shown = pd.concat(
+            [
+                shown,
+                pd.DataFrame(
+                    [
+                        {
+                            "feature": "",
+                            "value": None,
+                            "label": f"{len(rest)} other features",
+                            **other,
+                        }
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
+    return shown
+
+
+def attribution_bars(explanation: TweetExplanation, model: str, *, top: int = 12) -> go.Figure:
+    """Horizontal bars of `model`'s contributions, one bar per method (SHAP, IG) and feature,
+    labelled `feature = value`, largest first; units are those of the explained output (score
+    units, or a head's probability). The title states score, reference, gap and each method's
+    completeness error. Trace i holds method `methods[i]`; y values are the labels."""
+    summary = explained_difference(explanation, model)
+    contributions = explanation.contributions(model)
+    methods = [m for m in ("shap", "ig") if m in contributions]
+    shown = _top(contributions, methods, top)
+    figure = go.Figure()
+    for method in methods:
+        values = shown[method].to_numpy(dtype=np.float64)
+        figure.add_trace(
+            go.Bar(
+                y=shown["label"],
+                x=values,
+                orientation="h",
+                name=METHOD_LABELS.get(method, method),
+                marker_color=theme.METHOD_COLORS.get(method, theme.DEEP),
+                text=[signed(v) for v in values],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{y}<br>" + _SHORT.get(method, method) + " %{x:+.5f}<extra></extra>",
+            )
+        )
+    theme.apply_theme(
+        figure,
+        height=110 + 17 * len(shown) * max(1, len(methods)),
+        barmode="group",
+        bargap=0.25,
+        title={"text": _title(summary)},
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+        margin={"l": 10, "r": 50, "t": 78, "b": 10},
+    )
+    figure.update_yaxes(autorange="reversed", automargin=True)
+    figure.update_xaxes(
+        title_text="contribution ("
+        + ("score units" if summary.head == "score" else "probability")
+        + ")",
+        zeroline=True,
+        zerolinewidth=1.5,
+    )
+    return figure
+
+
+def attribution_waterfall(
+    explanation: TweetExplanation, model: str, *, method: str = "shap", top: int = 10
+) -> go.Figure:
+    """A waterfall from the reference score to the score: the reference, then `method`'s
+    `top` largest contributions and the rest summed, then the score as the model computes it.
+    Any completeness error shows as the difference between the last step and the total. Raises
+    NotFoundError when `method` has no attributions for `model`."""
+    summary = explained_difference(explanation, model)
+    contributions = explanation.contributions(model)
+    if method not in contributions:
+        raise NotFoundError(
+            f"no {method!r} attributions for {model!r}; available: "
+            f"{', '.join(m for m in ('shap', 'ig') if m in contributions)}"
+        )
+    ordered = contributions.assign(_size=contributions[method].abs()).sort_values(
+        "_size", ascending=False, kind="stable"
+    )
+    shown = _top(ordered.drop(columns="_size"), [method], top)
+    reference = {
+        "request": "request mean",
+        "global": "background mean",
+        "pair": f"{summary.vs_tweet}",
+    }.get(summary.reference, summary.reference)
+    labels = [reference, *shown["label"], f"{summary.tweet}"]
+    values = [summary.reference_score, *shown[method].to_numpy(dtype=np.float64), summary.score]
+    # The last bar is the model's own score ("absolute"), not plotly's running total, so a
+    # completeness error stays visible as a gap between the last step and the score.
+    measures = ["absolute", *(["relative"] * len(shown)), "absolute"]
+    figure = go.Figure(
+        go.Waterfall(
+            y=labels,
+            x=values,
+            measure=measures,
+            orientation="h",
+            name=METHOD_LABELS.get(method, method),
+            increasing={"marker": {"color": theme.POSITIVE}},
+            decreasing={"marker": {"color": theme.NEGATIVE}},
+            totals={"marker": {"color": "#495057"}},
+            connector={"line": {"color": "#adb5bd", "width": 1}},
+            text=[
+                number(summary.reference_score),
+                *(signed(v) for v in values[1:-1]),
+                number(summary.score),
+            ],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
+    theme.apply_theme(
+        figure,
+        height=120 + 26 * len(labels),
+        title={"text": _title(summary)},
+        showlegend=False,
+        margin={"l": 10, "r": 50, "t": 78, "b": 10},
+    )
+    figure.update_yaxes(autorange="reversed", automargin=True)
+    # Zoom on the path from the reference to the score: a range from 0 would squeeze the
+    # steps into a sliver next to the reference's bar.
+    path = np.concatenate(
+        [
+            [summary.reference_score],
+            summary.reference_score + np.cumsum(values[1:-1]),
+            [summary.score],
+        ]
+    )
+    low, high = float(path.min()), float(path.max())
+    pad = 0.12 * (high - low) if high > low else max(abs(high), 1e-6) * 0.1
+    figure.update_xaxes(
+        title_text=f"{METHOD_LABELS.get(method, method)}: reference → score",
+        range=[low - pad, high + pad],
+    )
+    return figure

@@ -15,6 +15,7 @@ from rankaudit.errors import RankauditError
 
 __all__ = [
     "error_message",
+    "export_button",
     "fmt",
     "graph",
     "guarded",
@@ -67,6 +68,19 @@ def error_message(error: BaseException, *, where: str) -> html.Div:
         [html.Div(title, className="error-title"), html.Div(text, className="error-text")],
         className="error-card",
         role="alert",
+    )
+
+
+def export_button(page: str, label: str) -> html.Div:
+    """An Export button (`<page>-export`), its download (`<page>-download`, a spinner while the
+    report is built: seconds) and where an export error is shown (`<page>-export-error`)."""
+    return html.Div(
+        [
+            html.Button(label, id=f"{page}-export", className="export-button", n_clicks=0),
+            dcc.Loading(dcc.Download(id=f"{page}-download"), type="dot"),
+            html.Div(id=f"{page}-export-error"),
+        ],
+        className="export",
     )
 
 

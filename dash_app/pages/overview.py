@@ -8,8 +8,18 @@ from typing import Any
 import dash
 import pandas as pd
 from dash import Dash, Input, Output, dcc, html
+from dash.dcc.express import send_bytes
 
-from dash_app.components import fmt, graph, guarded, hint, panel, stat
+from dash_app.components import (
+    error_message,
+    export_button,
+    fmt,
+    graph,
+    guarded,
+    hint,
+    panel,
+    stat,
+)
 from rankaudit.compare.surprise import COMPONENTS
 from rankaudit.figures import (
     agreement_intervals,
@@ -62,7 +72,12 @@ def layout(session: WorkspaceSession, **_: Any) -> html.Div:
     return html.Div(
         [
             html.Div(
-                html.H2(f"Overview · {session.workspace.name}", className="page-title"),
+                [
+                    html.H2(f"Overview · {session.workspace.name}", className="page-title"),
+                    export_button(
+                        "overview", f"Export audit report ({EXPORT_SURPRISES} most surprising)"
+                    ),
+                ],
                 className="page-head",
             ),
             _summary(session),
@@ -185,6 +200,16 @@ def render_overview(session: WorkspaceSession) -> html.Div:
     )
 
 
+#: Viewers in the Overview page's exported report: the top of the surprise list shown.
+EXPORT_SURPRISES = 5
+
+
+def export_report(session: WorkspaceSession) -> Any:
+    """The audit report (HTML) of the overview: metrics and the top surprises, as a download."""
+    report = session.report(surprising=EXPORT_SURPRISES)
+    return send_bytes(report.html(), f"rankaudit-audit-{session.workspace.name}.html")
+
+
 def register(app: Dash, session: WorkspaceSession) -> None:
     """Register the page at `/` and its callback."""
 
@@ -194,6 +219,18 @@ def register(app: Dash, session: WorkspaceSession) -> None:
     dash.register_page(
         "dash_app.pages.overview", path="/", layout=page, title="rankaudit · overview", order=0
     )
+
+    @app.callback(
+        Output("overview-download", "data"),
+        Output("overview-export-error", "children"),
+        Input("overview-export", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def _export(_: int) -> tuple[Any, Any]:
+        try:
+            return export_report(session), None
+        except Exception as error:  # shown in the page, logged on the server
+            return dash.no_update, error_message(error, where="overview export")
 
     @app.callback(Output("overview-body", "children"), Input("overview-trigger", "data"))
     def _overview(_: int) -> Any:

@@ -13,8 +13,17 @@ from typing import Any
 
 import dash
 from dash import Dash, Input, Output, State, dcc, html
+from dash.dcc.express import send_bytes
 
-from dash_app.components import error_message, fmt, graph, guarded, hint, panel
+from dash_app.components import (
+    error_message,
+    export_button,
+    fmt,
+    graph,
+    guarded,
+    hint,
+    panel,
+)
 from rankaudit.attribution import FINAL
 from rankaudit.errors import ParameterError
 from rankaudit.figures import (
@@ -29,6 +38,7 @@ from rankaudit.views import ExplanationView, TimelineQuery, TimelineView, Worksp
 __all__ = [
     "clicked_tweet_url",
     "controls_url",
+    "export_report",
     "layout",
     "register",
     "render_explanation",
@@ -214,7 +224,8 @@ def layout(session: WorkspaceSession, user_id: str | None = None, **params: Any)
     if query.user is None:
         return _search_page(session)
     title: list[Any] = [
-        html.H2(["Viewer ", html.Span(query.user, className="mono")], className="page-title")
+        html.H2(["Viewer ", html.Span(query.user, className="mono")], className="page-title"),
+        export_button("timeline", "Export audit report of this request"),
     ]
     # The controls exist without an open tweet too (hidden): callbacks write to them.
     controls = html.Div(
@@ -640,6 +651,15 @@ def clicked_tweet_url(data: dict[str, Any], click: dict[str, Any] | None) -> str
     return query.with_changes(tweet=str(tweet), vs=None).url()
 
 
+def export_report(session: WorkspaceSession, data: dict[str, Any]) -> Any:
+    """The audit report (HTML) of the request on screen, as a download."""
+    query = _query(data)
+    assert query.user is not None
+    request = session.timeline(query.user, query.request).request_id
+    report = session.report(request=request)
+    return send_bytes(report.html(), f"rankaudit-audit-{request}.html")
+
+
 def register(app: Dash, session: WorkspaceSession) -> None:
     """Register both routes of the page and its callbacks on `app`."""
 
@@ -671,6 +691,19 @@ def register(app: Dash, session: WorkspaceSession) -> None:
     )
     def _timeline(data: dict[str, Any]) -> tuple[Any, list[dict[str, str]]]:
         return render_timeline(session, data), vs_options(session, data)
+
+    @app.callback(
+        Output("timeline-download", "data"),
+        Output("timeline-export-error", "children"),
+        Input("timeline-export", "n_clicks"),
+        State("timeline-query", "data"),
+        prevent_initial_call=True,
+    )
+    def _export(_: int, data: dict[str, Any]) -> tuple[Any, Any]:
+        try:
+            return export_report(session, data), None
+        except Exception as error:  # shown in the page, logged on the server
+            return dash.no_update, error_message(error, where="timeline export")
 
     @app.callback(Output("explain-body", "children"), Input("timeline-query", "data"))
     def _explanation(data: dict[str, Any]) -> Any:

@@ -284,3 +284,22 @@ def test_overview_lists_surprises_with_links(session: WorkspaceSession) -> None:
     page = overview.layout(session)
     assert "98,796" in text_of(page)
     assert "2,000" in text_of(page)
+
+
+def test_export_buttons_download_the_report_of_what_is_on_screen(
+    session: WorkspaceSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    user = session.index.users[3]
+    request = session.timeline(str(user)).request_id
+    download = timeline.export_report(session, asdict(TimelineQuery(user=str(user))))
+    assert download["filename"] == f"rankaudit-audit-{request}.html"
+    page = base64.b64decode(download["content"]).decode()
+    assert page.startswith("<!DOCTYPE html>")
+    assert request in page
+    assert "The report's JSON twin" in page or "manifest" in page.lower()
+    monkeypatch.setattr(overview, "EXPORT_SURPRISES", 1)
+    download = overview.export_report(session)
+    top = session.overview().surprises.top(1)["request_id"].iat[0]
+    assert str(top) in base64.b64decode(download["content"]).decode()

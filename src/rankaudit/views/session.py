@@ -37,6 +37,7 @@ from rankaudit.compare import CompareSettings, SurpriseSettings
 from rankaudit.data.index import ViewerIndex, build_viewer_index
 from rankaudit.errors import NotFoundError, ParameterError
 from rankaudit.importance import attribute_sample, sample_requests
+from rankaudit.report import Report, ReportSettings, build_report
 from rankaudit.timeline import load_side_by_side
 from rankaudit.views.explanation import ExplanationView, explain_in_timeline
 from rankaudit.views.features import FeaturesView, build_features
@@ -316,6 +317,27 @@ class WorkspaceSession:
     def overview(self) -> OverviewView:
         """The overview (computed once per session: seconds on a 1M-row log)."""
         return self._overview.get()
+
+    def report(self, *, request: str | None = None, surprising: int | None = None) -> Report:
+        """The audit report of what a page shows: one request (the Timeline page), or the
+        `surprising` most surprising requests with the population comparison (the Overview
+        page, reusing the session's overview). Same settings as the session's views."""
+        settings = ReportSettings(
+            models=self.models,
+            attribution=self.settings.attribution,
+            compare=self.settings.compare,
+            surprise=self.settings.surprise,
+        )
+        if request is not None:
+            return build_report(self.workspace, requests=[request], settings=settings)
+        overview = self.overview()
+        return build_report(
+            self.workspace,
+            surprising=surprising,
+            settings=settings,
+            population=overview.population,
+            surprises=overview.surprises,
+        )
 
     def _draw_sample(self) -> pd.DataFrame:
         holdout = self.workspace.holdout_from

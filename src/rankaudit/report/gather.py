@@ -1,0 +1,396 @@
+"""Compute what an audit report shows, with the library's own functions, and nothing else.
+
+`gather_report` returns a frozen `ReportData` of library results (comparisons, attribution
+frames, the population summary, importance): turning them into JSON, figures and HTML is done
+elsewhere (`document`, `plots`, `html`), so every number in every rendering comes from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from rankaudit.attribution import (
+    FINAL,
+    AttributionCache,
+    AttributionSettings,
+    attribute_frame,
+    resolve_methods,
+)
+from rankaudit.compare import (
+    PopulationComparison,
+    RequestComparison,
+    SurpriseList,
+    compare_population,
+    compare_request,
+    find_surprises,
+)
+from rankaudit.data import schema
+from rankaudit.errors import NotFoundError
+from rankaudit.explain import TweetExplanation
+from rankaudit.importance import attribute_sample, importance_table, sample_requests
+from rankaudit.report.selection import SelectedRequest, Selection
+from rankaudit.report.settings import ReportSettings
+from rankaudit.workspace import Workspace
+
+__all__ = [
+    "ImportanceSample",
+    "PairExplanation",
+    "ReportData",
+    "SeedCheck",
+    "ViewerAudit",
+    "biggest_movers",
+    "gather_report",
+    "pair_partner",
+]
+
+#: Columns `compare_request` adds to the log rows; dropped before attribution, as
+#: `rankaudit.explain.explain_tweet` does, so the numbers are the same.
+_ADDED = ["score_a", "score_b", "position_a", "position_b", "displacement"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class PairExplanation:
+    """Why `tweet` sits above or below `vs_tweet` under both rankers: `explanation` holds the
+    pair-reference attributions of the final score, every method, both models."""
+
+    tweet: str
+    vs_tweet: str
+    explanation: TweetExplanation
+
+
+@dataclass(frozen=True, eq=False)
+class ViewerAudit:
+    """One selected request: both orderings, the request-reference attributions of every
+    candidate's final score (both models, every method; long rows of
+    `rankaudit.attribution.COLUMNS`), and the biggest movers explained pairwise."""
+
+    selected: SelectedRequest
+    comparison: RequestComparison
+    attributions: pd.DataFrame
+    movers: tuple[PairExplanation, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class ImportanceSample:
+    """Global importance: the seeded sample of whole requests (`requests`, `rows`, served in
+    `window`), its global-reference attributions of the final score, and `importance_table`."""
+
+    requests: int
+    rows: int
+    window: tuple[str | None, str | None]
+    attributions: pd.DataFrame
+    table: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class SeedCheck:
+    """How much SHAP values move when only the seed changes: one request's request-reference
+    SHAP of `model` recomputed with seed + 1. `mean_abs_change` / `mean_abs_attribution` is
+    the relative change; `top_feature_changed` the share of tweets whose largest feature
+    differs."""
+
+    model: str
+    request: str
+    tweets: int
+    mean_abs_attribution: float
+    mean_abs_change: float
+    max_abs_change: float
+    top_feature_changed: float
+
+    @property
+    def relative_change(self) -> float:
+        if self.mean_abs_attribution == 0:
+            return 0.0
+        return self.mean_abs_change / self.mean_abs_attribution
+
+
+@dataclass(frozen=True, eq=False)
+class ReportData:
+    """Everything a report shows, as library results (ids not yet pseudonymized)."""
+
+    workspace: Workspace
+    settings: ReportSettings
+    selection: Selection
+    methods: Mapping[str, tuple[str, ...]]
+    created_at: str
+    population: PopulationComparison
+    surprises: SurpriseList | None
+    viewers: tuple[ViewerAudit, ...]
+    importance: ImportanceSample
+    seed_checks: tuple[SeedCheck, ...]
+
+
+def biggest_movers(comparison: RequestComparison, n: int) -> list[str]:
+    """The `n` tweets with the largest |displacement| (ties by tweet id); unmoved tweets never."""
+    rows = comparison.rows
+    moved = rows.loc[rows["displacement"] != 0]
+    ordered = moved.assign(_move=moved["displacement"].abs()).sort_values(
+        ["_move", schema.TWEET_ID], ascending=[False, True], kind="stable"
+    )
+    return [str(t) for t in ordered[schema.TWEET_ID].head(n)]
+
+
+def pair_partner(comparison: RequestComparison, tweet: str) -> str | None:
+    """The tweet `tweet` changed places with, nearest to where ranker b put it: among the
+    tweets whose order relative to `tweet` differs between the two rankers, the one closest
+    to `tweet`'s position under b (ties by tweet id). None when no order flipped."""
+    rows = comparison.rows
+    ids = rows[schema.TWEET_ID].astype(str).to_numpy()
+    here = int(np.flatnonzero(ids == tweet)[0])
+    a = rows["position_a"].to_numpy(dtype=np.int64)
+    b = rows["position_b"].to_numpy(dtype=np.int64)
+    flipped = np.sign(a - a[here]) != np.sign(b - b[here])
+    flipped[here] = False
+    if not flipped.any():
+        return None
+    candidates = pd.DataFrame(
+        {"tweet": ids[flipped], "distance": np.abs(b[flipped] - b[here])}
+    ).sort_values(["distance", "tweet"], kind="stable")
+    return str(candidates["tweet"].iat[0])
+
+
+def _explain_request(
+    workspace: Workspace,
+    comparison: RequestComparison,
+    models: tuple[str, str],
+    settings: AttributionSettings,
+    cache: AttributionCache | None,
+    *,
+    reference: str = "request",
+    pair: tuple[str, str] | None = None,
+) -> pd.DataFrame:
+    frame = comparison.rows.drop(columns=_ADDED, errors="ignore")
+    parts = []
+    for model in models:
+        ranker = workspace.ranker(model)
+        parts.append(
+            attribute_frame(
+                ranker,
+                frame,
+                methods=resolve_methods(ranker, "all"),
+                reference=reference,
+                heads=[FINAL],
+                settings=settings,
+                pair=pair,
+                cache=cache,
+            ).frame
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _audit_viewer(
+    workspace: Workspace,
+    selected: SelectedRequest,
+    comparison: RequestComparison,
+    settings: ReportSettings,
+    cache: AttributionCache | None,
+) -> ViewerAudit:
+    attributions = _explain_request(
+        workspace, comparison, settings.models, settings.attribution, cache
+    )
+    movers = []
+    for tweet in biggest_movers(comparison, settings.movers):
+        partner = pair_partner(comparison, tweet)
+        if partner is None:
+            continue
+        rows = _explain_request(
+            workspace,
+            comparison,
+            settings.models,
+            settings.attribution,
+            cache,
+            reference="pair",
+            pair=(tweet, partner),
+        )
+        movers.append(
+            PairExplanation(
+                tweet=tweet,
+                vs_tweet=partner,
+                explanation=TweetExplanation(
+                    view=comparison,
+                    tweet=tweet,
+                    vs_tweet=partner,
+                    reference="pair",
+                    attributions=rows,
+                ),
+            )
+        )
+    return ViewerAudit(
+        selected=selected, comparison=comparison, attributions=attributions, movers=tuple(movers)
+    )
+
+
+def _importance(
+    workspace: Workspace,
+    settings: ReportSettings,
+    methods: Mapping[str, tuple[str, ...]],
+    cache: AttributionCache | None,
+) -> ImportanceSample:
+    since = workspace.holdout_from
+    rows = sample_requests(
+        workspace,
+        settings.importance_rows,
+        seed=settings.seed,
+        window=None if since is None else (since, None),
+    )
+    parts = [
+        attribute_sample(
+            workspace,
+            model,
+            method=method,
+            reference="global",
+            heads=[FINAL],
+            settings=settings.attribution,
+            rows=rows,
+            cache=cache,
+        ).frame
+        for model in settings.models
+        for method in methods[model]
+    ]
+    attributions = pd.concat(parts, ignore_index=True)
+    return ImportanceSample(
+        requests=int(rows[schema.REQUEST_ID].nunique()),
+        rows=len(rows),
+        window=(None if since is None else since.isoformat(), None),
+        attributions=attributions,
+        table=importance_table(attributions),
+    )
+
+
+def _seed_checks(
+    workspace: Workspace, viewer: ViewerAudit, settings: ReportSettings
+) -> tuple[SeedCheck, ...]:
+    """Recompute the first viewer's request-reference SHAP with seed + 1 (no cache)."""
+    reseeded = replace(settings.attribution, seed=settings.seed + 1)
+    frame = viewer.comparison.rows.drop(columns=_ADDED, errors="ignore")
+    checks = []
+    for model in settings.models:
+        ranker = workspace.ranker(model)
+        if "shap" not in resolve_methods(ranker, "all"):
+            continue
+        first = viewer.attributions.loc[
+            (viewer.attributions["model"] == model) & (viewer.attributions["method"] == "shap")
+        ]
+        again = attribute_frame(
+            ranker,
+            frame,
+            methods=["shap"],
+            reference="request",
+            heads=[FINAL],
+            settings=reseeded,
+        ).frame
+        keys = [schema.TWEET_ID, "feature"]
+        joined = first[[*keys, "attribution"]].merge(
+            again[[*keys, "attribution"]], on=keys, suffixes=("", "_again"), validate="1:1"
+        )
+        change = (joined["attribution"] - joined["attribution_again"]).abs()
+        changed = _top_feature(joined, "attribution") != _top_feature(joined, "attribution_again")
+        checks.append(
+            SeedCheck(
+                model=model,
+                request=viewer.comparison.request_id,
+                tweets=int(joined[schema.TWEET_ID].nunique()),
+                mean_abs_attribution=float(joined["attribution"].abs().mean()),
+                mean_abs_change=float(change.mean()),
+                max_abs_change=float(change.max()),
+                top_feature_changed=float(changed.mean()),
+            )
+        )
+    return tuple(checks)
+
+
+def _top_feature(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Per tweet, the feature with the largest |`column`| (ties by feature name)."""
+    ordered = frame.assign(_abs=frame[column].abs()).sort_values(
+        [schema.TWEET_ID, "_abs", "feature"], ascending=[True, False, True], kind="stable"
+    )
+    return ordered.drop_duplicates(schema.TWEET_ID).set_index(schema.TWEET_ID)["feature"]
+
+
+def _created_at(created_at: datetime | None) -> str:
+    moment = created_at or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def gather_report(
+    workspace: Workspace,
+    selection: Selection,
+    *,
+    settings: ReportSettings,
+    cache: AttributionCache | None = None,
+    population: PopulationComparison | None = None,
+    surprises: SurpriseList | None = None,
+    created_at: datetime | None = None,
+    progress: Progress | None = None,
+) -> ReportData:
+    """Compute every number of the report. `settings` must be validated. `population` and
+    `surprises` may be passed when already computed with the same models and settings (the
+    web app's overview); otherwise they are computed over the held-out requests.
+
+    Order: the selection is resolved and read first, so an unknown viewer or request fails
+    before anything slow. Raises NotFoundError for unknown ids or an empty selection, and what
+    the library raises for bad settings or models."""
+    say = progress or (lambda message: None)
+    models = settings.models
+    for name in models:
+        workspace.model(name)  # WorkspaceError listing the configured names
+    if surprises is None and selection.mode == "surprising":
+        say("ranking requests by surprise")
+        surprises = find_surprises(workspace, models=models, settings=settings.surprise)
+    chosen = selection.requests_from(workspace, seed=settings.seed, surprises=surprises)
+    if not chosen:
+        raise NotFoundError("the selection is empty: no viewer to report on")
+    comparisons = [
+        compare_request(
+            workspace, user=s.user, request=s.request, models=models, settings=settings.compare
+        )
+        for s in chosen
+    ]
+    if surprises is None:
+        say("ranking requests by surprise")
+        surprises = find_surprises(workspace, models=models, settings=settings.surprise)
+    by_request = surprises.table.set_index(schema.REQUEST_ID, drop=False)
+    methods = {name: resolve_methods(workspace.ranker(name), "all") for name in models}
+    viewers = []
+    seen: set[str] = set()
+    for index, (selected, comparison) in enumerate(zip(chosen, comparisons, strict=True)):
+        if comparison.request_id in seen:  # two ids naming the same request
+            continue
+        seen.add(comparison.request_id)
+        say(f"explaining viewer {index + 1}/{len(chosen)} (request {comparison.request_id})")
+        surprise = selected.surprise
+        if not surprise and comparison.request_id in by_request.index:
+            record = by_request.loc[comparison.request_id]
+            surprise = {str(k): v for k, v in record.items()}
+        resolved = SelectedRequest(
+            user=comparison.user_id, request=comparison.request_id, surprise=surprise
+        )
+        viewers.append(_audit_viewer(workspace, resolved, comparison, settings, cache))
+    if population is None:
+        say("comparing the rankers over the held-out requests")
+        population = compare_population(workspace, models=models, settings=settings.compare)
+    say(f"global importance over a sample of about {settings.importance_rows} rows")
+    importance = _importance(workspace, settings, methods, cache)
+    say("checking SHAP's sensitivity to the seed")
+    checks = _seed_checks(workspace, viewers[0], settings)
+    return ReportData(
+        workspace=workspace,
+        settings=settings,
+        selection=selection,
+        methods=methods,
+        created_at=_created_at(created_at),
+        population=population,
+        surprises=surprises,
+        viewers=tuple(viewers),
+        importance=importance,
+        seed_checks=checks,
+    )

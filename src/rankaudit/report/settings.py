@@ -1,0 +1,67 @@
+"""What an audit report computes and how much of it it shows: one frozen settings object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from rankaudit.attribution import AttributionSettings
+from rankaudit.compare import CompareSettings, SurpriseSettings
+from rankaudit.compare.settings import check_models
+from rankaudit.errors import ParameterError
+
+__all__ = ["REPORT_VERSION", "ReportSettings"]
+
+#: Version of the report's JSON document; bumped only when a key changes meaning.
+REPORT_VERSION = 1
+
+
+def _positive(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParameterError(
+            f"The {name!r} parameter of ReportSettings must be an int >= 1. Got {value!r} instead."
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Knobs of an audit report.
+
+    - `models`: (reference, audited) rankers of the workspace.
+    - `attribution`: settings of every attribution in the report (request, pair and global
+      references); `compare` of the population summary; `surprise` of the surprise list.
+    - `seed`: the one seed of the report. It replaces the seeds of `attribution` and `compare`
+      and seeds the viewer sample and the global-importance sample, so a report is fully
+      determined by its inputs and this number.
+    - `top_features`: contributions kept per tweet, model and method (the HTML shows 3).
+    - `movers`: tweets per viewer explained pairwise (the biggest moves, ties by tweet id).
+    - `importance_rows`: log rows (whole requests, seeded) behind global importance.
+    """
+
+    models: tuple[str, str] = ("baseline", "deep")
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
+    compare: CompareSettings = field(default_factory=CompareSettings)
+    surprise: SurpriseSettings = field(default_factory=SurpriseSettings)
+    seed: int = 0
+    top_features: int = 5
+    movers: int = 3
+    importance_rows: int = 250
+
+    def validated(self) -> ReportSettings:
+        """Return the settings with the seed applied everywhere; raise ParameterError naming
+        the first bad value."""
+        models = check_models(self.models, "ReportSettings")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ParameterError(
+                f"The 'seed' parameter of ReportSettings must be an int >= 0. Got {self.seed!r} instead."
+            )
+        _positive(self.top_features, "top_features")
+        _positive(self.movers, "movers")
+        _positive(self.importance_rows, "importance_rows")
+        return replace(
+            self,
+            models=models,
+            attribution=replace(self.attribution, seed=self.seed),
+            compare=replace(self.compare, seed=self.seed).validated("build_report"),
+            surprise=self.surprise.validated("build_report"),
+        )

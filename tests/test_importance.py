@@ -141,3 +141,38 @@ def test_attribute_sample_matches_the_linear_closed_form(
             workspace, "baseline", method="ig", reference="pair", heads=None,
             settings=AttributionSettings(), rows=rows,
         )  # fmt: skip
+
+
+def test_attribute_sample_against_the_global_background(
+    make_workspace: Callable[..., Path],
+) -> None:
+    from rankaudit.attribution import background_sample
+
+    workspace = load_workspace(make_workspace())
+    rows = sample_requests(workspace, 60, seed=2)
+    settings = AttributionSettings(background_size=16, seed=3)
+    result = attribute_sample(
+        workspace, "baseline", method="ig", reference="global", heads=None, settings=settings,
+        rows=rows,
+    )  # fmt: skip
+    background = background_sample(workspace, 16, 3)
+    table = importance_table(result.frame).set_index("feature")
+    for feature, weight in zip(LINEAR_FEATURES, LINEAR_COEFFICIENTS, strict=True):
+        expected = float((weight * (rows[feature] - background[feature].mean())).abs().mean())
+        assert table.loc[feature, "mean_abs"] == pytest.approx(expected, rel=1e-9)
+    assert set(table["reference"]) == {"global"}
+
+
+def test_importing_importance_and_drift_is_light() -> None:
+    """The web app imports rankaudit.importance; neither it nor rankaudit.drift loads torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rankaudit.importance, rankaudit.drift; "
+        "print(sorted({'torch', 'shap', 'captum', 'lightgbm', 'dash'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,285 @@
+"""`rankaudit drift profile` and `rankaudit drift check`: feature-importance drift as a CI gate.
+
+`check` exits 0 when nothing drifted, 1 when a rule fired, 2 on bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rankaudit.cli._common import WorkspaceOption, handle_errors, stderr_console, stdout_console
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rankaudit.drift import DriftProfile, DriftResult
+    from rankaudit.importance import Window
+    from rankaudit.workspace import Workspace
+
+drift_app = typer.Typer(
+    name="drift",
+    help="Feature-importance drift between model versions or data windows (a CI gate).",
+    no_args_is_help=True,
+)
+
+SinceOption = Annotated[
+    str | None,
+    typer.Option(help="Only requests served at or after this ISO time (a data window)."),
+]
+UntilOption = Annotated[
+    str | None, typer.Option(help="Only requests served before this ISO time (a data window).")
+]
+ThreadsOption = Annotated[
+    int,
+    typer.Option(help="Torch threads while explaining (one is fastest for per-request work)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `drift` group to the top-level app."""
+    app.add_typer(drift_app, name="drift")
+
+
+def _timestamp(value: str | None, option: str) -> pd.Timestamp | None:
+    import pandas as pd
+
+    from rankaudit.errors import ParameterError
+
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = None
+    if stamp is None or pd.isna(stamp):
+        raise ParameterError(
+            f"The '{option}' option must be an ISO timestamp such as 2026-11-13 or "
+            f"2026-11-13T00:00:00Z. Got {value!r} instead."
+        )
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+
+
+def _window(since: str | None, until: str | None) -> Window | None:
+    start, end = _timestamp(since, "--since"), _timestamp(until, "--until")
+    if start is None and end is None:
+        return None
+    if start is not None and end is not None and start >= end:
+        from rankaudit.errors import ParameterError
+
+        raise ParameterError(f"--since ({since}) must be before --until ({until})")
+    return (start, end)
+
+
+def _heads(workspace: Workspace, model: str, heads: list[str] | None) -> tuple[str, ...]:
+    from rankaudit.attribution import FINAL
+    from rankaudit.drift import DEFAULT_HEADS
+
+    if not heads:
+        return DEFAULT_HEADS
+    if heads == ["all"]:
+        return (*workspace.ranker(model).heads, FINAL)
+    return tuple(dict.fromkeys(heads))
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """A progress bar on stderr: yields (set the total rows, advance by rows)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+        TimeElapsedColumn(), console=stderr_console(), transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(label, total=None)
+        yield (lambda rows: bar.update(task, total=rows)), (lambda rows: bar.advance(task, rows))
+
+
+def _profile(workspace: Workspace, model: str, threads: int, **options: Any) -> DriftProfile:
+    from rankaudit.drift import profile_model, torch_threads
+
+    with torch_threads(threads), _progress("profiling") as (set_total, advance):
+        return profile_model(workspace, model, on_sample=set_total, progress=advance, **options)
+
+
+def _print_profile(profile: DriftProfile, out: Path, top: int = 5) -> None:
+    console = stdout_console()
+    sample = profile.metadata.get("sample", {})
+    console.print(
+        f"wrote {out}: {profile.method} against the {profile.reference} reference, "
+        f"{sample.get('rows')} rows of {sample.get('requests')} requests, "
+        f"{len(profile.features)} features, heads {', '.join(profile.heads)}",
+        markup=False,
+    )
+    for head in profile.heads:
+        table = profile.importance.loc[profile.importance["head"] == head].head(top)
+        ranked = ", ".join(
+            f"{feature} {100 * share:.1f}%"
+            for feature, share in zip(table["feature"], table["share"], strict=True)
+        )
+        console.print(f"  {head}: {ranked}", markup=False)
+
+
+@drift_app.command("profile")
+@handle_errors
+def profile(
+    model: Annotated[str, typer.Option(help="Model of the workspace to profile.")],
+    out: Annotated[Path, typer.Option(help="Profile JSON file to write.")],
+    workspace: WorkspaceOption = Path("."),
+    method: Annotated[str, typer.Option(help="ig or shap.")] = "ig",
+    reference: Annotated[str, typer.Option(help="request or global.")] = "request",
+    heads: Annotated[
+        list[str] | None,
+        typer.Option("--heads", help="Outputs to profile (repeat), or 'all'; default: score."),
+    ] = None,
+    sample: Annotated[int, typer.Option(help="Rows to sample (whole requests).")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Seed of the request sample and bootstrap.")] = 0,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    replicates: Annotated[int, typer.Option(help="Bootstrap resamples of the requests.")] = 200,
+    threads: ThreadsOption = 1,
+) -> None:
+    """Profile what drives a model's scores: importance per feature with bootstrap intervals."""
+    from rankaudit.drift._io import check_writable
+    from rankaudit.workspace import load_workspace
+
+    check_writable(out)
+    loaded = load_workspace(workspace)
+    result = _profile(
+        loaded, model, threads, method=method, reference=reference,
+        heads=_heads(loaded, model, heads), sample=sample, seed=seed,
+        window=_window(since, until), replicates=replicates,
+    )  # fmt: skip
+    result.write(out)
+    _print_profile(result, out)
+
+
+def _print_check(result: DriftResult, top: int = 5) -> None:
+    console = stdout_console()
+    if result.passed:
+        console.print(
+            f"no drift: {len(result.cases)} checks passed ({result.current} vs {result.reference})",
+            markup=False,
+        )
+    else:
+        console.print(
+            f"drift: {len(result.findings)} finding(s) ({result.current} vs {result.reference})",
+            markup=False,
+        )
+        for finding in result.findings:
+            console.print(f"  [{finding.rule}] {finding.message}", markup=False)
+    console.print("biggest moves (share, percentage points):", markup=False)
+    for row in result.moves.head(top).to_dict(orient="records"):
+        console.print(
+            f"  {row['head']}: {row['feature']} {100 * float(row['share_before']):.1f}% -> "
+            f"{100 * float(row['share_after']):.1f}% ({100 * float(row['change']):+.1f})",
+            markup=False,
+        )
+
+
+@drift_app.command("check")
+@handle_errors
+def check(
+    reference: Annotated[Path, typer.Option(help="Profile of the reference (production) model.")],
+    current: Annotated[
+        Path | None, typer.Option(help="Profile to check; or profile --model now instead.")
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+    model: Annotated[
+        str | None,
+        typer.Option(help="Profile this model of the workspace now, as the reference was made."),
+    ] = None,
+    rules: Annotated[Path | None, typer.Option(help="Rules TOML (default rules without).")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a markdown summary here.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write JSON here.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Sample seed with --model (default: the reference's).")
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option(help="Rows to sample with --model (default: the reference's).")
+    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    threads: ThreadsOption = 1,
+) -> None:
+    """Check a profile against a reference profile: exit 0 no drift, 1 drift, 2 bad input."""
+    from rankaudit.drift import (
+        DEFAULT_RULES,
+        check_drift,
+        junit_xml,
+        load_rules,
+        markdown_summary,
+        read_profile,
+        write_text,
+    )
+    from rankaudit.drift._io import check_writable
+    from rankaudit.errors import ParameterError
+    from rankaudit.workspace import load_workspace
+
+    if (current is None) == (model is None):
+        raise ParameterError(
+            "give exactly one of --current PROFILE.json or --model NAME (with --workspace)"
+        )
+    if current is not None and (since or until or seed is not None or sample is not None):
+        raise ParameterError("--since, --until, --seed and --sample apply to --model only")
+    for path in (junit, markdown, json_out):
+        if path is not None:
+            check_writable(path)
+    drift_rules = load_rules(rules) if rules is not None else DEFAULT_RULES
+    before = read_profile(reference)
+    if current is not None:
+        after = read_profile(current)
+    else:
+        assert model is not None
+        loaded = load_workspace(workspace)
+        options = _options_of(before)
+        if seed is not None:
+            options["seed"] = seed
+        if sample is not None:
+            options["sample"] = sample
+        after = _profile(loaded, model, threads, window=_window(since, until), **options)
+    result = check_drift(before, after, rules=drift_rules)
+    if junit is not None:
+        write_text(junit, junit_xml(result))
+    if markdown is not None:
+        write_text(markdown, markdown_summary(result))
+    if json_out is not None:
+        write_text(json_out, result.to_json())
+    _print_check(result)
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def _options_of(profile: DriftProfile) -> dict[str, object]:
+    """Profile options that make a new profile comparable with `profile`."""
+    from rankaudit.attribution import AttributionSettings
+    from rankaudit.errors import InputFileError
+
+    try:
+        settings = AttributionSettings(**profile.settings)
+    except (TypeError, ValueError) as exc:
+        raise InputFileError(
+            f"{profile.label}: its 'settings' do not fit this rankaudit ({exc}); re-create it "
+            "with `rankaudit drift profile`"
+        ) from None
+    sample = profile.metadata.get("sample", {})
+    bootstrap = profile.metadata.get("bootstrap", {})
+    options: dict[str, object] = {
+        "method": profile.method,
+        "reference": profile.reference,
+        "heads": profile.heads,
+        "settings": settings,
+        "confidence": profile.confidence,
+    }
+    if isinstance(sample.get("rows_requested"), int):
+        options["sample"] = sample["rows_requested"]
+    if isinstance(sample.get("seed"), int):
+        options["seed"] = sample["seed"]
+    if isinstance(bootstrap.get("replicates"), int):
+        options["replicates"] = bootstrap["replicates"]
+    return options

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -12,6 +11,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from rankaudit.errors import RankauditError
+from rankaudit.figures import number as fmt
 
 __all__ = [
     "error_message",
@@ -33,20 +33,6 @@ _GRAPH_CONFIG: Any = {
     "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
     "toImageButtonOptions": {"format": "png", "scale": 2},
 }
-
-
-def fmt(value: object, digits: int = 3) -> str:
-    """A number for a table cell: '—' when missing, integers with thousands separators."""
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    number = float(value)  # type: ignore[arg-type]
-    if math.isnan(number):
-        return "—"
-    if number.is_integer() and abs(number) < 1e12:
-        return f"{int(number):,}"
-    return f"{number:.{digits}g}"
 
 
 def error_message(error: BaseException, *, where: str) -> html.Div:

@@ -3,7 +3,6 @@ that look into Dash component trees."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 
 from rankaudit.attribution import INTERACTIVE_SETTINGS, AttributionCache
 from rankaudit.views import WorkspaceSession
+from tests.browser import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "fixtures" / "demo"
@@ -90,42 +90,8 @@ def live_url(session: WorkspaceSession) -> Iterator[str]:
         yield server.url
 
 
-def _browser_paths() -> tuple[str, str] | None:
-    chrome = (
-        shutil.which("chromium")
-        or shutil.which("chromium-browser")
-        or shutil.which("google-chrome")
-    )
-    driver = shutil.which("chromedriver")
-    return (chrome, driver) if chrome and driver else None
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Headless Chromium driven by selenium; skipped when the browser or driver is missing."""
-    paths = _browser_paths()
-    if paths is None:
-        pytest.skip(
-            "chromium and chromedriver are not installed (Debian: chromium chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = paths[0]
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1920,1200",
-        "--force-device-scale-factor=1",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(paths[1]), options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    with headless_chromium("--window-size=1920,1200", "--force-device-scale-factor=1") as driver:
         yield driver
-    finally:
-        driver.quit()

@@ -4,7 +4,6 @@ and a headless Chromium (skipped, with the reason, when it is not installed)."""
 from __future__ import annotations
 
 import pickle
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from rankaudit.attribution import INTERACTIVE_SETTINGS
 from rankaudit.compare import CompareSettings
 from rankaudit.report import Report, ReportSettings, build_report
 from rankaudit.workspace import Workspace, load_workspace
+from tests.browser import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "fixtures" / "demo"
@@ -61,44 +61,11 @@ def demo_report(
         return built
 
 
-def browser_paths() -> tuple[str, str] | None:
-    chrome = (
-        shutil.which("chromium")
-        or shutil.which("chromium-browser")
-        or shutil.which("google-chrome")
-    )
-    driver = shutil.which("chromedriver")
-    return (chrome, driver) if chrome and driver else None
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Headless Chromium driven by selenium, collecting console messages."""
-    paths = browser_paths()
-    if paths is None:
-        pytest.skip(
-            "chromium and chromedriver are not installed (Debian: chromium chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = paths[0]
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(paths[1]), options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    with headless_chromium("--window-size=1280,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def open_report(driver: Any, path: Path, timeout: float = 60) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ Shared by the web app and the audit reports; nothing here imports a web framewor
 fonts are in `theme`.
 """
 
+from rankaudit.figures._format import number
 from rankaudit.figures.attribution import (
     METHOD_LABELS,
     ExplainedDifference,
@@ -39,6 +40,7 @@ __all__ = [
     "importance_comparison",
     "method_agreement",
     "metric_intervals",
+    "number",
     "position_slopegraph",
     "segment_differences",
 ]

@@ -10,17 +10,21 @@ from typing import Any, ParamSpec, TypeVar
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from rankaudit.attribution import FINAL
 from rankaudit.errors import RankauditError
 from rankaudit.figures import number as fmt
 
 __all__ = [
+    "control",
     "error_message",
     "export_button",
     "fmt",
     "graph",
     "guarded",
+    "head_dropdown",
     "hint",
     "panel",
+    "radio",
     "stat",
 ]
 
@@ -124,3 +128,34 @@ def panel(
 def hint(text: str) -> html.Div:
     """A muted explanatory line."""
     return html.Div(text, className="hint")
+
+
+def control(label: str, child: Any, *, wide: bool = False) -> html.Div:
+    """A labelled control of a page's control bar."""
+    return html.Div(
+        [html.Label(label, className="control-label"), child],
+        className="control control-wide" if wide else "control",
+    )
+
+
+def radio(id: str, options: Sequence[str], value: str | None) -> dcc.RadioItems:
+    """Segmented radio buttons whose labels are their values."""
+    return dcc.RadioItems(
+        id=id,
+        options=[{"label": o, "value": o} for o in options],
+        value=value,
+        inline=True,
+        className="segmented",
+    )
+
+
+def head_dropdown(id: str, heads: Sequence[str], value: str | None) -> dcc.Dropdown:
+    """The explained output: the final score or one head's probability."""
+    return dcc.Dropdown(
+        id=id,
+        options=[{"label": "final score" if h == FINAL else f"p({h})", "value": h} for h in heads],
+        value=value,
+        clearable=False,
+        searchable=False,
+        className="dropdown",
+    )

@@ -13,7 +13,16 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, State, dcc, html
 
-from dash_app.components import error_message, graph, guarded, hint, panel
+from dash_app.components import (
+    control,
+    error_message,
+    graph,
+    guarded,
+    head_dropdown,
+    hint,
+    panel,
+    radio,
+)
 from rankaudit.attribution import FINAL
 from rankaudit.figures import (
     attribution_beeswarm,
@@ -28,23 +37,6 @@ __all__ = ["clicked_feature_url", "controls_url", "layout", "register", "render_
 
 def _query(data: dict[str, Any]) -> FeaturesQuery:
     return FeaturesQuery(**data)
-
-
-def _radio(id: str, options: list[str], value: str) -> dcc.RadioItems:
-    return dcc.RadioItems(
-        id=id,
-        options=[{"label": o, "value": o} for o in options],
-        value=value,
-        inline=True,
-        className="segmented",
-    )
-
-
-def _control(label: str, child: Any, wide: bool = False) -> html.Div:
-    return html.Div(
-        [html.Label(label, className="control-label"), child],
-        className="control control-wide" if wide else "control",
-    )
 
 
 def layout(session: WorkspaceSession, **params: Any) -> html.Div:
@@ -65,29 +57,13 @@ def layout(session: WorkspaceSession, **params: Any) -> html.Div:
         heads = [FINAL]
     controls = html.Div(
         [
-            _control(
-                "Ranker (distribution)", _radio("features-model", list(session.models), model)
+            control("Ranker (distribution)", radio("features-model", list(session.models), model)),
+            control("Method", radio("features-method", ["shap", "ig"], query.method)),
+            control("Output", head_dropdown("features-head", heads, query.head), wide=True),
+            control(
+                "Reference", radio("features-reference", ["global", "request"], query.reference)
             ),
-            _control("Method", _radio("features-method", ["shap", "ig"], query.method)),
-            _control(
-                "Output",
-                dcc.Dropdown(
-                    id="features-head",
-                    options=[
-                        {"label": "final score" if h == FINAL else f"p({h})", "value": h}
-                        for h in heads
-                    ],
-                    value=query.head,
-                    clearable=False,
-                    searchable=False,
-                    className="dropdown",
-                ),
-                wide=True,
-            ),
-            _control(
-                "Reference", _radio("features-reference", ["global", "request"], query.reference)
-            ),
-            _control(
+            control(
                 "Feature (dependence)",
                 dcc.Dropdown(
                     id="features-feature",

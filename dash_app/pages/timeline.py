@@ -16,13 +16,16 @@ from dash import Dash, Input, Output, State, dcc, html
 from dash.dcc.express import send_bytes
 
 from dash_app.components import (
+    control,
     error_message,
     export_button,
     fmt,
     graph,
     guarded,
+    head_dropdown,
     hint,
     panel,
+    radio,
 )
 from rankaudit.attribution import FINAL
 from rankaudit.errors import ParameterError
@@ -128,83 +131,25 @@ def _controls(session: WorkspaceSession, query: TimelineQuery) -> html.Div:
         heads = [FINAL]
     return html.Div(
         [
-            html.Div(
-                [
-                    html.Label("Ranker", className="control-label"),
-                    dcc.RadioItems(
-                        id="explain-model",
-                        options=[{"label": m, "value": m} for m in session.models],
-                        value=model,
-                        inline=True,
-                        className="segmented",
-                    ),
-                ],
-                className="control",
+            control("Ranker", radio("explain-model", session.models, model)),
+            control("Output", head_dropdown("explain-head", heads, query.head), wide=True),
+            control(
+                "Reference",
+                radio("explain-reference", ["request", "global", "pair"], query.reference),
             ),
-            html.Div(
-                [
-                    html.Label("Output", className="control-label"),
-                    dcc.Dropdown(
-                        id="explain-head",
-                        options=[
-                            {"label": "final score" if h == FINAL else f"p({h})", "value": h}
-                            for h in heads
-                        ],
-                        value=query.head,
-                        clearable=False,
-                        searchable=False,
-                        className="dropdown",
-                    ),
-                ],
-                className="control control-wide",
+            control(
+                "vs tweet",
+                dcc.Dropdown(
+                    id="explain-vs",
+                    options=[],
+                    value=query.vs,
+                    placeholder="next below",
+                    disabled=query.reference != "pair",
+                    className="dropdown",
+                ),
+                wide=True,
             ),
-            html.Div(
-                [
-                    html.Label("Reference", className="control-label"),
-                    dcc.RadioItems(
-                        id="explain-reference",
-                        options=[
-                            {"label": "request", "value": "request"},
-                            {"label": "global", "value": "global"},
-                            {"label": "pair", "value": "pair"},
-                        ],
-                        value=query.reference,
-                        inline=True,
-                        className="segmented",
-                    ),
-                ],
-                className="control",
-            ),
-            html.Div(
-                [
-                    html.Label("vs tweet", className="control-label"),
-                    dcc.Dropdown(
-                        id="explain-vs",
-                        options=[],
-                        value=query.vs,
-                        placeholder="next below",
-                        disabled=query.reference != "pair",
-                        className="dropdown",
-                    ),
-                ],
-                className="control control-wide",
-            ),
-            html.Div(
-                [
-                    html.Label("Chart", className="control-label"),
-                    dcc.RadioItems(
-                        id="explain-chart",
-                        options=[
-                            {"label": "bars", "value": "bars"},
-                            {"label": "waterfall", "value": "waterfall"},
-                        ],
-                        value=query.chart,
-                        inline=True,
-                        className="segmented",
-                    ),
-                ],
-                className="control",
-            ),
+            control("Chart", radio("explain-chart", ["bars", "waterfall"], query.chart)),
         ],
         className="controls",
     )

@@ -88,7 +88,8 @@ def explain_tweet(
 ) -> TweetExplanation:
     """Explain `tweet` (default: the tweet the two models disagree on most, ties by tweet id)
     in the request chosen as `load_side_by_side` does. With `vs_tweet` the reference is the pair.
-    With a `cache`, a repeated explanation of the same request is not recomputed. Raises NotFoundError for a tweet outside the request."""
+    Only the tweet is explained, against its whole request. With a `cache`, a repeated
+    explanation is not recomputed. Raises NotFoundError for a tweet outside the request."""
     if vs_tweet is None and reference not in ("request", "global"):
         raise AttributionError(
             f"unknown reference {reference!r}; valid: request, global (or --vs-tweet for a pair)"

@@ -22,6 +22,7 @@ from rankaudit.figures.metrics import (
     agreement_intervals,
     head_quality,
     metric_intervals,
+    metric_label,
     segment_differences,
 )
 from rankaudit.figures.timeline import head_breakdown, position_slopegraph
@@ -40,6 +41,7 @@ __all__ = [
     "importance_comparison",
     "method_agreement",
     "metric_intervals",
+    "metric_label",
     "number",
     "position_slopegraph",
     "segment_differences",

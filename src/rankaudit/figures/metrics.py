@@ -13,21 +13,29 @@ from rankaudit.compare.population import Estimate, PopulationComparison
 from rankaudit.figures import theme
 from rankaudit.figures._format import number
 
-__all__ = ["agreement_intervals", "head_quality", "metric_intervals", "segment_differences"]
+__all__ = [
+    "agreement_intervals",
+    "head_quality",
+    "metric_intervals",
+    "metric_label",
+    "segment_differences",
+]
 
-_AGREEMENT_LABELS = {
-    "kendall_tau_b": "Kendall tau-b",
-    "spearman": "Spearman",
+_METRIC_LABELS = {
+    "kendall_tau_b": "Kendall τ-b",
+    "spearman": "Spearman ρ",
     "rbo": "RBO",
+    "mean_abs_displacement": "mean |displacement| (places)",
 }
 
 
-def _label(metric: str) -> str:
+def metric_label(metric: str) -> str:
+    """A comparison metric's display name (figures, pages and reports)."""
     if metric.startswith("ndcg@"):
         return f"NDCG@{metric.split('@', 1)[1]}"
     if metric.startswith("overlap@"):
         return f"top-{metric.split('@', 1)[1]} overlap"
-    return _AGREEMENT_LABELS.get(metric, metric)
+    return _METRIC_LABELS.get(metric, metric)
 
 
 def _errors(estimates: list[Estimate]) -> dict[str, object]:
@@ -55,7 +63,7 @@ def metric_intervals(population: PopulationComparison) -> go.Figure:
     first, second = population.models
     summary = population.overall
     names = list(summary.ranker_metrics)
-    labels = [_label(n) for n in names]
+    labels = [metric_label(n) for n in names]
     metrics = [summary.ranker_metrics[n] for n in names]
     figure = make_subplots(
         rows=1,
@@ -130,7 +138,7 @@ def agreement_intervals(population: PopulationComparison) -> go.Figure:
     figure = go.Figure(
         go.Scatter(
             x=[e.mean for e in estimates],
-            y=[_label(n) for n in names],
+            y=[metric_label(n) for n in names],
             mode="markers",
             marker={"color": theme.DEEP, "size": 10},
             error_x=_errors(estimates),
@@ -189,7 +197,7 @@ def segment_differences(population: PopulationComparison, metric: str = "ndcg@10
     theme.apply_theme(
         figure,
         height=110 + 24 * len(labels),
-        title={"text": f"{_label(metric)}: {second} − {first} by segment (95% CI)"},
+        title={"text": f"{metric_label(metric)}: {second} − {first} by segment (95% CI)"},
     )
     figure.update_yaxes(autorange="reversed", automargin=True)
     return figure

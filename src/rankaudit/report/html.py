@@ -25,6 +25,7 @@ import plotly.io as pio
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from rankaudit.figures import metric_label
 from rankaudit.report._template import STYLE, TEMPLATE
 from rankaudit.report.plots import ReportFigure
 
@@ -129,22 +130,6 @@ def fmt_ci(estimate: Mapping[str, Any] | None, signed: bool = False) -> str:
     mean, low, high = (estimate.get(k) for k in ("mean", "ci_low", "ci_high"))
     first = f"{float(mean):+.3f}" if signed else fmt_fixed(mean)  # type: ignore[arg-type]
     return f"{first} [{fmt_fixed(low)}, {fmt_fixed(high)}]".replace("-", "−")
-
-
-_METRIC_LABELS = {
-    "kendall_tau_b": "Kendall τ-b",
-    "spearman": "Spearman ρ",
-    "rbo": "rank-biased overlap",
-    "mean_abs_displacement": "mean |displacement| (places)",
-}
-
-
-def fmt_metric(name: str) -> str:
-    if name.startswith("ndcg@"):
-        return f"NDCG@{name.split('@', 1)[1]}"
-    if name.startswith("overlap@"):
-        return f"top-{name.split('@', 1)[1]} overlap"
-    return _METRIC_LABELS.get(name, name)
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -322,7 +307,7 @@ def _findings(document: Mapping[str, Any]) -> list[str]:
         r = metrics[key]
         lines.append(
             f"Over {summary['requests']:,} {'held-out' if summary['scope'] == 'holdout' else 'logged'} "
-            f"requests, {b}'s mean {fmt_metric(key)} is {fmt_fixed(r['b']['mean'])} against "
+            f"requests, {b}'s mean {metric_label(key)} is {fmt_fixed(r['b']['mean'])} against "
             f"{fmt_fixed(r['a']['mean'])} for {a}: a difference of {fmt_ci(r['diff'], signed=True)} "
             f"(95% CI), p {fmt_pvalue(r['p_value']) if fmt_pvalue(r['p_value']).startswith('<') else '= ' + fmt_pvalue(r['p_value'])}."
         )
@@ -480,7 +465,7 @@ def render_html(document: Mapping[str, Any], figures: Sequence[ReportFigure]) ->
         pct=fmt_pct,
         pvalue=fmt_pvalue,
         ci=fmt_ci,
-        metric=fmt_metric,
+        metric=metric_label,
     )
     template = environment.from_string(TEMPLATE)
     manifest = document["manifest"]

@@ -67,30 +67,21 @@ def _groups(
     pair: tuple[str, str] | None,
     tweets: Sequence[str] | None = None,
 ) -> Iterator[Group]:
-    groups = _reference_groups(frame, reference, settings, background, pair)
-    if tweets is None or reference == "pair":
-        return groups
-    return only_tweets(groups, tweets)
-
-
-def _reference_groups(
-    frame: pd.DataFrame,
-    reference: str,
-    settings: AttributionSettings,
-    background: pd.DataFrame | None,
-    pair: tuple[str, str] | None,
-) -> Iterator[Group]:
+    """The reference's groups of `frame`; with `tweets`, only those tweets left to explain
+    (a pair already explains one tweet)."""
     if reference == "global":
         if background is None or background.empty:
             raise AttributionError("the global reference needs a background sample of the logs")
-        return global_groups(frame, background)
-    if reference == "request":
-        return request_groups(frame, settings)
-    if reference == "pair":
+        groups = global_groups(frame, background)
+    elif reference == "request":
+        groups = request_groups(frame, settings)
+    elif reference == "pair":
         if pair is None:
             raise AttributionError("the pair reference needs two tweets: --tweet T --vs-tweet T2")
         return pair_groups(frame, *pair)
-    raise AttributionError(f"unknown reference {reference!r}; valid: {', '.join(REFERENCES)}")
+    else:
+        raise AttributionError(f"unknown reference {reference!r}; valid: {', '.join(REFERENCES)}")
+    return groups if tweets is None else only_tweets(groups, tweets)
 
 
 def attribute_frame(

@@ -1,14 +1,12 @@
 """Attributions of ranked tweets: SHAP and Integrated Gradients against a global, request or
 pair reference, per head and for the final score, with completeness measured for every row."""
 
-from rankaudit.attribution.api import (
+from rankaudit.attribution.api import attribute_frame, background_sample, resolve_methods
+from rankaudit.attribution.batch import (
+    AttributeTask,
     AttributionPlan,
     AttributionRun,
-    attribute_batch,
-    attribute_frame,
-    background_sample,
     plan_attribution,
-    resolve_methods,
     run_attribution,
 )
 from rankaudit.attribution.cache import AttributionCache
@@ -27,12 +25,12 @@ __all__ = [
     "INTERACTIVE_SETTINGS",
     "METHODS",
     "REFERENCES",
+    "AttributeTask",
     "AttributionCache",
     "AttributionPlan",
     "AttributionResult",
     "AttributionRun",
     "AttributionSettings",
-    "attribute_batch",
     "attribute_frame",
     "background_sample",
     "plan_attribution",

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from rankaudit.attribution.settings import AttributionSettings
-from rankaudit.cli._common import WorkspaceOption, handle_errors, stderr_console, stdout_console
+from rankaudit.cli._common import (
+    AddressOption,
+    EngineOption,
+    PartitionsOption,
+    WorkersOption,
+    WorkspaceOption,
+    handle_errors,
+    stderr_console,
+    stdout_console,
+)
 from rankaudit.errors import ParameterError
 
 
@@ -21,7 +30,10 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def attribute(
     model: Annotated[str, typer.Option(help="Model of the workspace to explain.")],
-    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder to write: a partitioned store; an interrupted run resumes."),
+    ],
     workspace: WorkspaceOption = Path("."),
     method: Annotated[
         str, typer.Option(help="ig, shap, or all (every method that applies).")
@@ -48,15 +60,16 @@ def attribute(
         int,
         typer.Option(help="Cap of IG's Gauss-Legendre points; rows above 1% error get flagged."),
     ] = AttributionSettings.ig_max_steps,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(help="Keep each batch's result here; a repeated run reads them back."),
-    ] = None,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
+    num_workers: WorkersOption = None,
+    partitions: PartitionsOption = None,
 ) -> None:
     """Explain every ranked tweet of the selection, per head and for the final score."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rankaudit.attribution import AttributionCache, plan_attribution, run_attribution
+    from rankaudit.attribution import plan_attribution, run_attribution
+    from rankaudit.engine import make_engine
     from rankaudit.errors import AttributionError
     from rankaudit.render import completeness_table
     from rankaudit.workspace import load_workspace
@@ -68,17 +81,22 @@ def attribute(
     plan = plan_attribution(
         load_workspace(workspace), model, method=method, reference=reference, out=out, user=user,
         request=request, heads=heads, pair=(tweet, vs_tweet) if tweet and vs_tweet else None,
-        wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps),
-        cache=AttributionCache(cache_dir) if cache_dir is not None else None,
+        wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps), partitions=partitions,
     )  # fmt: skip
+    runner = make_engine(engine, address=address, num_workers=num_workers)
     with Progress(
         TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(),
         console=stderr_console(), transient=True,
     ) as bar:  # fmt: skip
         task = bar.add_task("rows", total=plan.total_rows)
-        run = run_attribution(plan, progress=lambda rows: bar.advance(task, rows))
+        run = run_attribution(plan, engine=runner, progress=lambda rows: bar.advance(task, rows))
     console = stdout_console()
-    console.print(f"wrote {run.out}: {run.rows} tweets explained", markup=False)
+    resumed = run.partitions - run.computed
+    console.print(
+        f"wrote {run.out}: {run.rows} tweets explained in {run.partitions} partition(s)"
+        + (f", {resumed} finished by an earlier run" if resumed else ""),
+        markup=False,
+    )
     console.print(completeness_table(run.completeness))
     worst = float(run.completeness["max_relative_error"].max())
     console.print(f"max relative completeness error: {worst:.3g}", markup=False)

@@ -17,7 +17,16 @@ from rich.text import Text
 
 from rankaudit.errors import RankauditError, ValidationFailed
 
-__all__ = ["WorkspaceOption", "handle_errors", "stderr_console", "stdout_console"]
+__all__ = [
+    "AddressOption",
+    "EngineOption",
+    "PartitionsOption",
+    "WorkersOption",
+    "WorkspaceOption",
+    "handle_errors",
+    "stderr_console",
+    "stdout_console",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +47,25 @@ def stderr_console() -> Console:
 
 WorkspaceOption = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder holding rankaudit.toml.")
+]
+# The engine options of the batch commands (attribute, compare, drift profile).
+EngineOption = Annotated[
+    str,
+    typer.Option(help="local (this process, every core) or ray (needs rankaudit[ray])."),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Ray cluster to join (ray://host:port or host:port); default: start a local one."
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(help="Ray actors, each loading the model once (default: one per CPU)."),
+]
+PartitionsOption = Annotated[
+    int | None,
+    typer.Option(help="Viewer partitions of the output (default: one per ~32k input rows)."),
 ]
 
 

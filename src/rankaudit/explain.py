@@ -2,12 +2,15 @@
 
 For the chosen tweet each model's final score is attributed against the request's candidates
 (or a global background), or against a second tweet of the same request (`vs_tweet`: why is T
-above or below T2), with every method that applies to the model.
+above or below T2), with every method that applies to the model. When the workspace names an
+attribution store (`attributions` in rankaudit.toml) that holds a model's rows of the tweet, they
+are read from the viewer's partition instead of computed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -23,6 +26,7 @@ from rankaudit.attribution.api import DEFAULT_SETTINGS
 from rankaudit.compare.request import RequestComparison
 from rankaudit.data import schema
 from rankaudit.errors import AttributionError, NotFoundError
+from rankaudit.store.query import AttributionStore
 from rankaudit.timeline import load_side_by_side
 from rankaudit.workspace import Workspace
 
@@ -32,13 +36,15 @@ __all__ = ["TweetExplanation", "explain_tweet"]
 @dataclass(frozen=True)
 class TweetExplanation:
     """`attributions`: long attribution rows (final score only) of `tweet` for both models,
-    every applicable method; `view`: the request side by side."""
+    every applicable method; `view`: the request side by side; `sources`: where each model's
+    rows come from, "computed" or "store (<folder>)"."""
 
     view: RequestComparison
     tweet: str
     vs_tweet: str | None
     reference: str
     attributions: pd.DataFrame
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def contributions(self, model: str) -> pd.DataFrame:
         """One row per feature: value and each method's attribution, largest |attribution| first."""
@@ -88,8 +94,10 @@ def explain_tweet(
 ) -> TweetExplanation:
     """Explain `tweet` (default: the tweet the two models disagree on most, ties by tweet id)
     in the request chosen as `load_side_by_side` does. With `vs_tweet` the reference is the pair.
-    Only the tweet is explained, against its whole request. With a `cache`, a repeated
-    explanation is not recomputed. Raises NotFoundError for a tweet outside the request."""
+    A model's rows are read from the workspace's attribution store when it holds them (as they
+    were computed there, whatever `settings`); otherwise only the tweet is explained, against
+    its whole request. With a `cache`, a repeated explanation is not recomputed. Raises
+    NotFoundError for a tweet outside the request."""
     if vs_tweet is None and reference not in ("request", "global"):
         raise AttributionError(
             f"unknown reference {reference!r}; valid: request, global (or --vs-tweet for a pair)"
@@ -107,22 +115,36 @@ def explain_tweet(
             raise NotFoundError(
                 f"tweet {name!r} is not a candidate of request {view.request_id} (viewer {view.user_id})"
             )
+    used = "pair" if vs_tweet is not None else reference
+    store = (
+        AttributionStore.open(workspace.attributions_path)
+        if workspace.attributions_path is not None
+        else None
+    )
     frame = rows.drop(
         columns=["score_a", "score_b", "position_a", "position_b", "displacement"], errors="ignore"
     )
-    background = (
-        background_sample(workspace, settings.background_size, settings.seed)
-        if reference == "global" and vs_tweet is None
-        else None
-    )
+    background: pd.DataFrame | None = None
     parts = []
+    sources: dict[str, str] = {}
     for model in models:
+        if store is not None:
+            stored = store.rows(
+                model=model, head=FINAL, reference=used, viewer=view.user_id,
+                requests=[view.request_id], tweet=tweet, vs_tweet=vs_tweet,
+            )  # fmt: skip
+            if not stored.empty:
+                parts.append(stored)
+                sources[model] = store.label
+                continue
+        if used == "global" and background is None:
+            background = background_sample(workspace, settings.background_size, settings.seed)
         ranker = workspace.ranker(model)
         result = attribute_frame(
             ranker,
             frame,
             methods=resolve_methods(ranker, "all"),
-            reference="pair" if vs_tweet is not None else reference,
+            reference=used,
             heads=[FINAL],
             settings=settings,
             background=background,
@@ -131,10 +153,12 @@ def explain_tweet(
             cache=cache,
         ).frame
         parts.append(result)
+        sources[model] = "computed"
     return TweetExplanation(
         view=view,
         tweet=tweet,
         vs_tweet=vs_tweet,
-        reference="pair" if vs_tweet is not None else reference,
+        reference=used,
         attributions=pd.concat(parts, ignore_index=True),
+        sources=sources,
     )

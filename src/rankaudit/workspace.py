@@ -6,8 +6,8 @@ Example::
     logs = "logs"                    # a file or a directory of .parquet / .csv / .jsonl files
     spec = "features.yaml"
     ground_truth = "ground_truth.json"   # optional, written by `rankaudit fixtures build`
-    attributions = "attributions"    # optional: precomputed `rankaudit attribute` output
-                                     # (a long Parquet file or a folder of them)
+    attributions = "attributions"    # optional: a store written by `rankaudit attribute --out`
+                                     # (long rows), read before computing explanations
 
     [heads]                          # engagement heads and their weights in the final score
     favorite = 0.5
@@ -43,6 +43,7 @@ from rankaudit.data.spec import FeatureSpec, load_spec
 from rankaudit.errors import UnknownKeyError, WorkspaceError
 from rankaudit.models.base import ModelConfig
 from rankaudit.models.registry import available_kinds
+from rankaudit.store.layout import MANIFEST
 
 __all__ = ["CONFIG_NAME", "Workspace", "load_workspace"]
 
@@ -77,6 +78,7 @@ class Workspace:
     models: Mapping[str, ModelConfig]
     holdout_from: pd.Timestamp | None = None
     ground_truth_path: Path | None = None
+    #: The attribution store (`rankaudit attribute --out DIR`) the app and `explain` read.
     attributions_path: Path | None = None
     _rankers: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -117,6 +119,16 @@ def _resolve(root: Path, value: str, where: str, *, must_exist: bool = True) -> 
     path = (root / value).resolve()
     if must_exist and not path.exists():
         raise WorkspaceError(f"{where}: {value!r} does not exist (looked at {path})")
+    return path
+
+
+def _store(root: Path, value: str, where: str) -> Path:
+    path = _resolve(root, value, where)
+    if not (path / MANIFEST).is_file():
+        raise WorkspaceError(
+            f"{where}: 'attributions' must name a store folder written by "
+            f"`rankaudit attribute --out DIR`; {path} holds no {MANIFEST}"
+        )
     return path
 
 
@@ -213,7 +225,7 @@ def load_workspace(directory: Path | str = ".") -> Workspace:
         ground_truth_path=_resolve(root, ground_truth, where)
         if isinstance(ground_truth, str)
         else None,
-        attributions_path=_resolve(root, _string(raw, "attributions", where), where)
+        attributions_path=_store(root, _string(raw, "attributions", where), where)
         if "attributions" in raw
         else None,
     )

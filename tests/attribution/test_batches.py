@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rankaudit.attribution.api import _whole_requests
+from rankaudit.attribution.batch import _whole_requests
 
 
 def test_batches_hold_whole_requests_of_about_the_batch_size() -> None:

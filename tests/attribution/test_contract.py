@@ -194,27 +194,30 @@ def test_ig_is_not_offered_for_trees(ranker: Any, frame: pd.DataFrame) -> None:
         )
 
 
-def test_batch_function_is_pure_and_picklable(frame: pd.DataFrame, tmp_path: Any) -> None:
-    """What a distributed engine ships to workers: a config, a frame, settings."""
+def test_partition_task_is_picklable_and_equals_a_direct_call(
+    frame: pd.DataFrame, tmp_path: Any
+) -> None:
+    """What an engine ships to workers: a config and options; the worker loads the model."""
     import pickle
 
-    from rankaudit.attribution import attribute_batch
+    from rankaudit.attribution import AttributeTask
     from rankaudit.models import ModelConfig, load_ranker
     from rankaudit.models.linear import save_linear
 
     save_linear(tmp_path / "m.json", NUMERIC, LINEAR_WEIGHTS, 0.0, "identity")
     config = ModelConfig(name="linear", kind="linear", path=tmp_path / "m.json")
-    arguments = pickle.loads(pickle.dumps((config, frame, SETTINGS)))
-    out = attribute_batch(
-        arguments[0],
-        arguments[1],
-        methods=["shap"],
-        reference="request",
-        heads=None,
-        settings=arguments[2],
-    )
+    model = load_ranker(config)
+    task = AttributeTask(
+        config=config, model_fingerprint=model.fingerprint, methods=("shap",),
+        reference="request", heads=None, settings=SETTINGS,
+    )  # fmt: skip
+    shipped = pickle.loads(pickle.dumps(task))
+    shipped.setup()
+    pieces = list(shipped.pieces(frame))
+    out = pd.concat([piece for piece, _ in pieces], ignore_index=True)
     expected = attribute_frame(
-        load_ranker(config), frame, methods=["shap"], reference="request", settings=SETTINGS
+        model, frame, methods=["shap"], reference="request", settings=SETTINGS
     ).frame
     pd.testing.assert_frame_equal(out, expected)
-    assert frame.equals(arguments[1])
+    summary = shipped.combine([s for _, s in pieces])["completeness"]
+    assert sum(r["rows"] for r in summary if r["head"] == "score") == len(frame)

@@ -1,4 +1,5 @@
-"""`rankaudit attribute`: documented columns, atomic output, one clear line on bad input."""
+"""`rankaudit attribute`: documented columns, a store folder of whole partitions, runs that
+resume after a kill, one clear line on bad input."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_attribute_a_request_writes_the_documented_columns(tmp_path: Path) -> None:
     request, user, tweets = _first_request()
-    out = tmp_path / "a.parquet"
+    out = tmp_path / "a"
     code, stdout, err = invoke("--model", "deep", "--method", "all", "--reference", "request",
                                "--request", request, "--out", str(out))  # fmt: skip
     assert code == 0, err
@@ -51,30 +52,16 @@ def test_attribute_a_request_writes_the_documented_columns(tmp_path: Path) -> No
     }
     assert frame["user_id"].unique().tolist() == [user]
     assert "max relative completeness error" in stdout
-    assert [p.name for p in tmp_path.iterdir()] == ["a.parquet"]
-
-
-def test_cache_dir_serves_a_repeated_run_and_survives_a_corrupt_entry(tmp_path: Path) -> None:
-    request, _, _ = _first_request()
-    cache = tmp_path / "cache"
-    args = ["--model", "baseline", "--request", request, "--cache-dir", str(cache)]
-    first, second, third = (tmp_path / f"{n}.parquet" for n in ("first", "second", "third"))
-    assert invoke(*args, "--out", str(first))[0] == 0
-    entries = list(cache.glob("*.parquet"))
-    assert len(entries) == 1
-    stamp = entries[0].stat().st_mtime_ns
-    assert invoke(*args, "--out", str(second))[0] == 0
-    assert entries[0].stat().st_mtime_ns == stamp  # read back, not recomputed
-    pd.testing.assert_frame_equal(pd.read_parquet(first), pd.read_parquet(second))
-    entries[0].write_bytes(b"not parquet")
-    assert invoke(*args, "--out", str(third))[0] == 0
-    pd.testing.assert_frame_equal(pd.read_parquet(first), pd.read_parquet(third))
-    assert pd.read_parquet(entries[0]).equals(pd.read_parquet(first))  # rewritten
+    assert sorted(p.name for p in out.iterdir()) == [
+        "_done",
+        "_rankaudit_store.json",
+        "part-00000.parquet",
+    ]
 
 
 def test_wide_and_pair(tmp_path: Path) -> None:
     request, _, tweets = _first_request()
-    out = tmp_path / "w.parquet"
+    out = tmp_path / "w"
     code, _, err = invoke("--model", "baseline", "--method", "shap", "--reference", "pair", "--request", request,
                           "--tweet", tweets[0], "--vs-tweet", tweets[1], "--heads", "score", "--wide", "--out", str(out))  # fmt: skip
     assert code == 0, err
@@ -101,7 +88,7 @@ def test_bad_inputs_give_one_line_and_no_file(tmp_path: Path) -> None:
     two = requests_per_user[requests_per_user >= 2].index[0]
     mine = log.loc[log["user_id"] == two].drop_duplicates("request_id")
     first_tweet, elsewhere = mine["tweet_id"].iat[0], mine["tweet_id"].iat[1]
-    out = tmp_path / "x.parquet"
+    out = tmp_path / "x"
     cases = {
         "unknown model": (["--model", "gbdt", "--request", request], "no model named 'gbdt'"),
         "unknown method": (["--model", "deep", "--method", "lime", "--request", request], "unknown method 'lime'"),
@@ -113,7 +100,9 @@ def test_bad_inputs_give_one_line_and_no_file(tmp_path: Path) -> None:
         "ig on trees": (["--model", "baseline", "--method", "ig", "--request", request], "use --method shap"),
         "pair without tweets": (["--model", "deep", "--reference", "pair", "--request", request], "needs --tweet T and --vs-tweet T2"),
         "bad ig cap": (["--model", "deep", "--ig-max-steps", "0", "--request", request], "'ig_max_steps' parameter"),
-        "cache in a file": (["--model", "deep", "--request", request, "--cache-dir", str(DEMO / "rankaudit.toml")], "cannot create the cache folder"),
+        "unknown engine": (["--model", "deep", "--request", request, "--engine", "spark"], "unknown engine 'spark'"),
+        "no partitions": (["--model", "deep", "--request", request, "--partitions", "0"], "'partitions' option"),
+        "workers locally": (["--model", "deep", "--request", request, "--num-workers", "2"], "apply to --engine ray only"),
         "pair across requests": (
             ["--model", "deep", "--reference", "pair", "--user", two, "--tweet", first_tweet, "--vs-tweet", elsewhere],
             "not served in the same request",
@@ -127,8 +116,16 @@ def test_bad_inputs_give_one_line_and_no_file(tmp_path: Path) -> None:
         assert "Traceback" not in err
         assert not out.exists(), case
     code, _, err = invoke(
-        "--model", "deep", "--request", request, "--out", str(tmp_path / "missing" / "x.parquet")
+        "--model", "deep", "--request", request, "--out", str(tmp_path / "missing" / "x")
     )
     assert code == 2
     assert "does not exist" in err
     assert list(tmp_path.iterdir()) == []
+    code, _, err = invoke(
+        "--model", "deep", "--request", request, "--out", str(DEMO / "rankaudit.toml")
+    )
+    assert (code, err.count("\n")) == (2, 1)
+    assert "is a file" in err
+    code, _, err = invoke("--model", "deep", "--request", request, "--out", str(DEMO / "logs"))
+    assert (code, err.count("\n")) == (2, 1)
+    assert "not empty and not a rankaudit store" in err

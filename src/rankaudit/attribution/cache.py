@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -42,16 +40,13 @@ def frame_fingerprint(frame: pd.DataFrame | None, columns: Sequence[str]) -> str
 
 
 class AttributionCache:
-    """A bounded LRU of attribution results, optionally backed by a folder of Parquet files."""
+    """A bounded LRU of attribution results."""
 
-    def __init__(
-        self, directory: Path | None = None, *, max_entries: int = DEFAULT_ENTRIES
-    ) -> None:
+    def __init__(self, *, max_entries: int = DEFAULT_ENTRIES) -> None:
         if max_entries < 1:
             raise ValueError(
                 f"The 'max_entries' parameter of AttributionCache must be an int >= 1. Got {max_entries} instead."
             )
-        self.directory = directory
         self.max_entries = max_entries
         self._memory: OrderedDict[str, AttributionResult] = OrderedDict()
         self.hits = 0
@@ -95,30 +90,14 @@ class AttributionCache:
             self._memory.move_to_end(key)
             self.hits += 1
             return self._memory[key]
-        if self.directory is not None:
-            path = self.directory / f"{key}.parquet"
-            if path.is_file():
-                try:
-                    result = AttributionResult(pd.read_parquet(path))
-                except (OSError, ValueError):  # unreadable or corrupt: recompute, overwrite
-                    self.misses += 1
-                    return None
-                self._remember(key, result)
-                self.hits += 1
-                return result
         self.misses += 1
         return None
 
     def put(self, key: str, result: AttributionResult) -> None:
-        self._remember(key, result)
-        if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            path = self.directory / f"{key}.parquet"
-            temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            result.frame.to_parquet(temp, index=False)
-            os.replace(temp, path)
-
-    def _remember(self, key: str, result: AttributionResult) -> None:
+        self._memory[key] = result
+        self._memory.move_to_end(key)
+        while len(self._memory) > self.max_entries:
+            self._memory.popitem(last=False)
         self._memory[key] = result
         self._memory.move_to_end(key)
         while len(self._memory) > self.max_entries:

@@ -84,9 +84,10 @@ def attribute(
         wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps), partitions=partitions,
     )  # fmt: skip
     runner = make_engine(engine, address=address, num_workers=num_workers)
+    console = stderr_console()
     with Progress(
         TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(),
-        console=stderr_console(), transient=True,
+        console=console, transient=True, disable=not console.is_terminal,
     ) as bar:  # fmt: skip
         task = bar.add_task("rows", total=plan.total_rows)
         run = run_attribution(plan, engine=runner, progress=lambda rows: bar.advance(task, rows))

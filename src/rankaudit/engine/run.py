@@ -156,6 +156,8 @@ def _open_store(root: Path, manifest: Manifest) -> None:
             f"{root / MANIFEST}: holds another run's output (it differs in {', '.join(changed)}); "
             "choose another folder or delete it"
         )
+    for stale in root.glob(".part-*.tmp"):  # left by a killed run (one run per folder at a time)
+        stale.unlink(missing_ok=True)
 
 
 def run_partitioned(

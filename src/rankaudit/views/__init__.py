@@ -5,7 +5,6 @@ features). No web framework is imported here; the figures are in `rankaudit.figu
 from rankaudit.views.explanation import ExplanationView, explain_in_timeline
 from rankaudit.views.features import FeaturesView, build_features
 from rankaudit.views.overview import OverviewView, WorkspaceSummary, build_overview
-from rankaudit.views.precomputed import PrecomputedAttributions
 from rankaudit.views.query import FeaturesQuery, TimelineQuery, parse_search
 from rankaudit.views.session import LRU, SessionSettings, WorkspaceSession
 from rankaudit.views.timeline import TimelineView
@@ -16,7 +15,6 @@ __all__ = [
     "FeaturesQuery",
     "FeaturesView",
     "OverviewView",
-    "PrecomputedAttributions",
     "SessionSettings",
     "TimelineQuery",
     "TimelineView",

@@ -23,7 +23,7 @@ from rankaudit.attribution import (
 from rankaudit.data import schema
 from rankaudit.errors import AttributionError, ParameterError
 from rankaudit.explain import TweetExplanation
-from rankaudit.views.precomputed import PrecomputedAttributions
+from rankaudit.store.query import AttributionStore
 from rankaudit.views.timeline import TimelineView
 from rankaudit.workspace import Workspace
 
@@ -43,7 +43,7 @@ _ADDED = ["score_a", "score_b", "position_a", "position_b", "displacement"]
 class ExplanationView:
     """`explanation` holds `model`'s attribution rows of `tweet` for `head` (every applicable
     method); `position` / `vs_position` are the tweets' places in `model`'s ordering;
-    `source` says where the numbers come from (computed now, or a precomputed file)."""
+    `source` says where the numbers come from: "computed" now, or "store (<folder>)"."""
 
     explanation: TweetExplanation
     model: str
@@ -150,6 +150,7 @@ def explanation_from_rows(
             vs_tweet=asked.vs_tweet,
             reference=asked.reference,
             attributions=rows.reset_index(drop=True),
+            sources={asked.model: source},
         ),
         model=asked.model,
         head=asked.head,
@@ -172,33 +173,33 @@ def explain_in_timeline(
     settings: AttributionSettings,
     background: pd.DataFrame | Callable[[], pd.DataFrame] | None = None,
     cache: AttributionCache | None = None,
-    precomputed: PrecomputedAttributions | None = None,
+    store: AttributionStore | None = None,
 ) -> ExplanationView:
     """Explain `tweet` of `view` under `model` (one of the view's two rankers) for `head`
     (a head of the model, or the final score) against `reference`: request, global (needs
     `background`, or a function drawing it when needed) or pair (with `vs_tweet`, default: the
     neighbour below in `model`'s order).
 
-    Rows found in `precomputed` are used as they are; otherwise only `tweet` is explained (the
-    other candidates still make up the request reference) with every method that applies, and
-    the result is cached. Raises what `resolve_explanation` raises.
+    Rows found in the attribution `store` (read from the viewer's partition) are used as they
+    are; otherwise only `tweet` is explained (the other candidates still make up the request
+    reference) with every method that applies, and the result is cached. Raises what
+    `resolve_explanation` raises.
     """
     asked = resolve_explanation(
         workspace, view, tweet=tweet, model=model, head=head, reference=reference, vs_tweet=vs_tweet
     )
-    if precomputed is not None:
-        stored = precomputed.rows(
+    if store is not None:
+        stored = store.rows(
             model=asked.model,
             head=asked.head,
             reference=asked.reference,
+            viewer=view.user_id,
             requests=[view.request_id],
             tweet=asked.tweet,
             vs_tweet=asked.vs_tweet,
         )
         if not stored.empty:
-            return explanation_from_rows(
-                view, asked, stored, source=f"precomputed ({precomputed.path.name})"
-            )
+            return explanation_from_rows(view, asked, stored, source=store.label)
     ranker = workspace.ranker(asked.model)
     frame = view.comparison.rows.drop(columns=_ADDED, errors="ignore")
     if asked.reference != "global":

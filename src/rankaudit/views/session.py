@@ -38,11 +38,11 @@ from rankaudit.data.index import ViewerIndex, build_viewer_index
 from rankaudit.errors import NotFoundError, ParameterError
 from rankaudit.importance import attribute_sample, sample_requests
 from rankaudit.report import Report, ReportSettings, build_report
+from rankaudit.store.query import AttributionStore
 from rankaudit.timeline import load_side_by_side
 from rankaudit.views.explanation import ExplanationView, explain_in_timeline
 from rankaudit.views.features import FeaturesView, build_features
 from rankaudit.views.overview import OverviewView, build_overview
-from rankaudit.views.precomputed import PrecomputedAttributions
 from rankaudit.views.query import FeaturesQuery, TimelineQuery
 from rankaudit.views.timeline import TimelineView
 from rankaudit.workspace import Workspace, load_workspace
@@ -166,9 +166,10 @@ class WorkspaceSession:
             )
         )
         self._sample = _Once(self._draw_sample)
-        #: Attributions the workspace names (`attributions` in rankaudit.toml), or None.
-        self.precomputed = (
-            PrecomputedAttributions(workspace.attributions_path)
+        #: The attribution store the workspace names (`attributions` in rankaudit.toml), or
+        #: None; explanations and the Features sample are read there before computing.
+        self.store = (
+            AttributionStore.open(workspace.attributions_path)
             if workspace.attributions_path is not None
             else None
         )
@@ -307,7 +308,7 @@ class WorkspaceSession:
                 settings=self.settings.attribution,
                 background=self.background,
                 cache=self.attributions,
-                precomputed=self.precomputed,
+                store=self.store,
             )
 
     @property
@@ -354,15 +355,16 @@ class WorkspaceSession:
         if cached is not None:
             return cached
         sample = self._sample.get()
-        if self.precomputed is not None:
-            stored = self.precomputed.rows(
-                model=model,
-                head=head,
-                reference=reference,
-                method=method,
-                requests=sample["request_id"].unique().tolist(),
-            )
-            if not stored.empty:
+        if self.store is not None:
+            # The sample's requests, read from their viewers' partitions (row groups), once
+            # per combination. A store holding only part of the sample (a few viewers) would
+            # skew the global view: then the sample is computed.
+            requests = sample["request_id"].unique().tolist()
+            stored = self.store.rows(
+                model=model, head=head, reference=reference, method=method,
+                viewer=sample["user_id"].unique().tolist(), requests=requests,
+            )  # fmt: skip
+            if not stored.empty and set(stored["request_id"]) >= set(requests):
                 self._importance.put(key, stored)
                 return stored
         with self._explain_lock:

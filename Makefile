@@ -42,7 +42,7 @@ system-deps:
 
 # One math thread per test worker: two workers on two cores, no oversubscription.
 unit: $(STAMP) system-deps
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: system-deps lint typecheck unit
 

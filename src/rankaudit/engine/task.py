@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rankaudit.errors import InputFileError
+from rankaudit.errors import InputFileError, RankauditError
 from rankaudit.store.layout import (
     PartitionMarker,
     atomic_path,
@@ -79,6 +79,8 @@ def process_partition(
         writer.close()
         writer = None
         os.replace(temp, target)
+    except RankauditError:
+        raise
     except OSError as exc:
         raise InputFileError(f"{target}: cannot write ({exc.strerror or exc})") from None
     except pa.ArrowException as exc:

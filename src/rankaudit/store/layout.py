@@ -215,8 +215,8 @@ class PartitionMarker:
         }
 
     @classmethod
-    def read(cls, path: Path) -> PartitionMarker:
-        document = _read_json(path, "partition marker")
+    def from_dict(cls, document: Mapping[str, Any], where: str) -> PartitionMarker:
+        """The marker `to_dict` wrote; InputFileError naming `where` when malformed."""
         try:
             return cls(
                 index=int(document["index"]),
@@ -227,7 +227,11 @@ class PartitionMarker:
                 summary=dict(document["summary"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputFileError(f"{path}: malformed partition marker ({exc!r})") from None
+            raise InputFileError(f"{where}: malformed partition marker ({exc!r})") from None
+
+    @classmethod
+    def read(cls, path: Path) -> PartitionMarker:
+        return cls.from_dict(_read_json(path, "partition marker"), str(path))
 
 
 def finished_partitions(root: Path, partitions: int) -> dict[int, PartitionMarker]:

@@ -96,7 +96,7 @@ def test_bad_inputs_give_one_line_and_no_file(tmp_path: Path) -> None:
         "unknown head": (["--model", "deep", "--heads", "bookmark", "--request", request], "unknown head 'bookmark'"),
         "unknown user": (["--model", "deep", "--user", "u_nobody"], "unknown user 'u_nobody'"),
         "unknown request": (["--model", "deep", "--request", "r_nothing"], "unknown request 'r_nothing'"),
-        "no selection": (["--model", "deep"], "choose exactly one of --user U, --request R or --all"),
+        "no selection": (["--model", "deep"], "choose exactly one of --user U, --request R, --sample N or --all"),
         "ig on trees": (["--model", "baseline", "--method", "ig", "--request", request], "use --method shap"),
         "pair without tweets": (["--model", "deep", "--reference", "pair", "--request", request], "needs --tweet T and --vs-tweet T2"),
         "bad ig cap": (["--model", "deep", "--ig-max-steps", "0", "--request", request], "'ig_max_steps' parameter"),
@@ -129,3 +129,26 @@ def test_bad_inputs_give_one_line_and_no_file(tmp_path: Path) -> None:
     code, _, err = invoke("--model", "deep", "--request", request, "--out", str(DEMO / "logs"))
     assert (code, err.count("\n")) == (2, 1)
     assert "not empty and not a rankaudit store" in err
+
+
+def test_a_sample_is_explained_in_viewer_partitions(tmp_path: Path) -> None:
+    from rankaudit.importance import sample_requests
+    from rankaudit.store import partition_of
+    from rankaudit.workspace import load_workspace
+
+    out = tmp_path / "s"
+    code, stdout, err = invoke("--model", "baseline", "--heads", "score", "--sample", "300",
+                               "--partitions", "3", "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    expected = sample_requests(load_workspace(DEMO), 300, seed=0)
+    frame = pd.read_parquet(out)
+    assert set(frame["request_id"]) == set(expected["request_id"])
+    features = frame["feature"].nunique()
+    assert len(frame) == len(expected) * features  # a row per tweet and feature (score only)
+    assert features == len(load_workspace(DEMO).ranker("baseline").required_columns)
+    for index in range(3):
+        part = pd.read_parquet(out / f"part-{index:05d}.parquet")
+        assert set(partition_of(part["user_id"], 3)) == {index}
+        viewers = part["user_id"].tolist()
+        assert viewers == sorted(viewers)  # sorted by viewer: lookups prune row groups
+    assert f"{len(expected)} tweets explained in 3 partition(s)" in stdout

@@ -195,7 +195,7 @@ class AttributionPlan:
     task: AttributeTask
     out: Path
     selection: pd.DataFrame | None  # the user's or request's rows; None: the whole log
-    selector: tuple[str, str] | None  # (column, value) of the selection
+    selector: tuple[str, str] | None  # what was selected: (column, value) or ("sample", ...)
     partitions: int
 
     @property
@@ -221,6 +221,7 @@ def plan_attribution(
     out: Path,
     user: str | None = None,
     request: str | None = None,
+    sample: int | None = None,
     heads: Sequence[str] | None = None,
     pair: tuple[str, str] | None = None,
     wide: bool = False,
@@ -228,8 +229,9 @@ def plan_attribution(
     partitions: int | None = None,
 ) -> AttributionPlan:
     """Check every input of an attribution job (model, method, heads, reference, the selected
-    viewer or request, the pair) and return the plan; raises rankaudit errors. `out` is the
-    store folder; `partitions` defaults to one per ~32k rows of the selection or log."""
+    viewer, request or seeded sample of about `sample` rows of whole requests, the pair) and
+    return the plan; raises rankaudit errors. `out` is the store folder; `partitions` defaults
+    to one per ~32k rows of the selection or log."""
     if reference not in REFERENCES:
         raise AttributionError(f"unknown reference {reference!r}; valid: {', '.join(REFERENCES)}")
     ranker = workspace.ranker(model)
@@ -238,7 +240,12 @@ def plan_attribution(
         make_attributor(ranker, name, heads=heads, settings=settings)
     selection = None
     selector = None
-    if request is not None or user is not None:
+    if sample is not None:
+        from rankaudit.importance import sample_requests
+
+        selection = sample_requests(workspace, sample, seed=settings.seed)
+        selector = ("sample", f"{sample} rows, seed {settings.seed}")
+    elif request is not None or user is not None:
         selector = (
             (schema.REQUEST_ID, str(request))
             if request is not None
@@ -250,9 +257,9 @@ def plan_attribution(
         if selection.empty:
             what = "request" if request is not None else "user"
             raise NotFoundError(f"unknown {what} {selector[1]!r} in the logs of {workspace.root}")
-        if pair is not None:
-            next(pair_groups(selection, *pair))  # raises for unknown tweets or two requests
-    elif reference == "pair":
+    if selection is not None and pair is not None:
+        next(pair_groups(selection, *pair))  # raises for unknown tweets or two requests
+    elif reference == "pair" and selection is None:
         raise AttributionError(
             "the pair reference explains two tweets of one request: add --request or --user"
         )

@@ -41,6 +41,10 @@ def attribute(
     reference: Annotated[str, typer.Option(help="global, request or pair.")] = "request",
     user: Annotated[str | None, typer.Option(help="Explain this viewer's requests.")] = None,
     request: Annotated[str | None, typer.Option(help="Explain this request.")] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(help="Explain a seeded sample of whole requests, about this many rows."),
+    ] = None,
     all_rows: Annotated[
         bool, typer.Option("--all", help="Explain every request of the log.")
     ] = False,
@@ -74,13 +78,13 @@ def attribute(
     from rankaudit.render import completeness_table
     from rankaudit.workspace import load_workspace
 
-    if sum((user is not None, request is not None, all_rows)) != 1:
-        raise AttributionError("choose exactly one of --user U, --request R or --all")
+    if sum((user is not None, request is not None, sample is not None, all_rows)) != 1:
+        raise AttributionError("choose exactly one of --user U, --request R, --sample N or --all")
     if reference == "pair" and (tweet is None or vs_tweet is None):
         raise AttributionError("the pair reference needs --tweet T and --vs-tweet T2")
     plan = plan_attribution(
         load_workspace(workspace), model, method=method, reference=reference, out=out, user=user,
-        request=request, heads=heads, pair=(tweet, vs_tweet) if tweet and vs_tweet else None,
+        request=request, sample=sample, heads=heads, pair=(tweet, vs_tweet) if tweet and vs_tweet else None,
         wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps), partitions=partitions,
     )  # fmt: skip
     runner = make_engine(engine, address=address, num_workers=num_workers)

@@ -104,3 +104,26 @@ def test_the_command_runs_on_a_store_workspace(store_workspace: tuple[Path, str]
     )
     assert result.exit_code == 0, result.stderr
     assert "Σ SHAP" in result.stdout
+
+
+def test_one_store_per_model(store_workspace: tuple[Path, str], tmp_path: Path) -> None:
+    """`attributions` may list a store per model; two stores of one model are refused."""
+    from rankaudit.errors import InputFileError
+
+    root, viewer = store_workspace
+    workspace = load_workspace(root)
+    request = explain_tweet(workspace, user=viewer).view.request_id
+    plan = plan_attribution(
+        workspace, "deep", method="all", reference="request", request=request,
+        heads=["score"], out=root / "deep-store",
+    )  # fmt: skip
+    run_attribution(plan)
+    both = load_workspace(demo_workspace(root, attributions=["attributions", "deep-store"]))
+    explanation = explain_tweet(both, user=viewer, request=request)
+    assert explanation.sources == {
+        "baseline": "store (attributions)",
+        "deep": "store (deep-store)",
+    }
+    twice = load_workspace(demo_workspace(root, attributions=["attributions", "attributions"]))
+    with pytest.raises(InputFileError, match="explains model 'baseline', like"):
+        explain_tweet(twice, user=viewer)

@@ -26,7 +26,7 @@ from rankaudit.attribution.api import DEFAULT_SETTINGS
 from rankaudit.compare.request import RequestComparison
 from rankaudit.data import schema
 from rankaudit.errors import AttributionError, NotFoundError
-from rankaudit.store.query import AttributionStore
+from rankaudit.store.query import open_attribution_stores
 from rankaudit.timeline import load_side_by_side
 from rankaudit.workspace import Workspace
 
@@ -116,11 +116,7 @@ def explain_tweet(
                 f"tweet {name!r} is not a candidate of request {view.request_id} (viewer {view.user_id})"
             )
     used = "pair" if vs_tweet is not None else reference
-    store = (
-        AttributionStore.open(workspace.attributions_path)
-        if workspace.attributions_path is not None
-        else None
-    )
+    stores = open_attribution_stores(workspace.attribution_stores)
     frame = rows.drop(
         columns=["score_a", "score_b", "position_a", "position_b", "displacement"], errors="ignore"
     )
@@ -128,6 +124,7 @@ def explain_tweet(
     parts = []
     sources: dict[str, str] = {}
     for model in models:
+        store = stores.get(model)
         if store is not None:
             stored = store.rows(
                 model=model, head=FINAL, reference=used, viewer=view.user_id,

@@ -6,8 +6,9 @@ Example::
     logs = "logs"                    # a file or a directory of .parquet / .csv / .jsonl files
     spec = "features.yaml"
     ground_truth = "ground_truth.json"   # optional, written by `rankaudit fixtures build`
-    attributions = "attributions"    # optional: a store written by `rankaudit attribute --out`
-                                     # (long rows), read before computing explanations
+    attributions = ["stores/deep", "stores/baseline"]  # optional: stores written by
+                                     # `rankaudit attribute --out` (long rows, one per model;
+                                     # one string for one), read before computing explanations
 
     [heads]                          # engagement heads and their weights in the final score
     favorite = 0.5
@@ -78,8 +79,8 @@ class Workspace:
     models: Mapping[str, ModelConfig]
     holdout_from: pd.Timestamp | None = None
     ground_truth_path: Path | None = None
-    #: The attribution store (`rankaudit attribute --out DIR`) the app and `explain` read.
-    attributions_path: Path | None = None
+    #: The attribution stores (`rankaudit attribute --out DIR`) the app and `explain` read.
+    attribution_stores: tuple[Path, ...] = ()
     _rankers: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def model(self, name: str) -> ModelConfig:
@@ -122,14 +123,23 @@ def _resolve(root: Path, value: str, where: str, *, must_exist: bool = True) -> 
     return path
 
 
-def _store(root: Path, value: str, where: str) -> Path:
-    path = _resolve(root, value, where)
-    if not (path / MANIFEST).is_file():
+def _stores(root: Path, value: object, where: str) -> tuple[Path, ...]:
+    """The `attributions` key: one store folder or a list of them."""
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise WorkspaceError(
-            f"{where}: 'attributions' must name a store folder written by "
-            f"`rankaudit attribute --out DIR`; {path} holds no {MANIFEST}"
+            f"{where}: 'attributions' must be a folder or a list of folders (strings)"
         )
-    return path
+    paths = []
+    for item in values:
+        path = _resolve(root, item, where)
+        if not (path / MANIFEST).is_file():
+            raise WorkspaceError(
+                f"{where}: 'attributions' must name store folders written by "
+                f"`rankaudit attribute --out DIR`; {path} holds no {MANIFEST}"
+            )
+        paths.append(path)
+    return tuple(paths)
 
 
 def _parse_heads(raw: object, where: str) -> dict[str, float]:
@@ -225,7 +235,7 @@ def load_workspace(directory: Path | str = ".") -> Workspace:
         ground_truth_path=_resolve(root, ground_truth, where)
         if isinstance(ground_truth, str)
         else None,
-        attributions_path=_store(root, _string(raw, "attributions", where), where)
+        attribution_stores=_stores(root, raw["attributions"], where)
         if "attributions" in raw
-        else None,
+        else (),
     )

@@ -31,8 +31,8 @@ def store_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_stored_rows_are_used(store_workspace: Path) -> None:
     session = WorkspaceSession.open(store_workspace)
-    assert session.store is not None
-    assert session.store.covers(BUG_USER)
+    assert list(session.stores) == ["deep"]
+    assert session.stores["deep"].covers(BUG_USER)
     view = session.explanation(TimelineQuery(user=BUG_USER, request=BUG_REQUEST, tweet=BUG_TWEET))
     assert view.source == "store (attributions)"
     assert view.explanation.sources == {"deep": "store (attributions)"}
@@ -94,7 +94,7 @@ def test_bad_attribution_stores(tmp_path: Path) -> None:
         load_workspace(demo_workspace(tmp_path, attributions="missing"))
     (tmp_path / "files").mkdir()
     pd.DataFrame({"request_id": ["r"]}).to_parquet(tmp_path / "files" / "deep.parquet")
-    with pytest.raises(WorkspaceError, match="'attributions' must name a store folder"):
+    with pytest.raises(WorkspaceError, match="'attributions' must name store folders"):
         load_workspace(demo_workspace(tmp_path, attributions="files"))
     viewer = viewers_in_distinct_partitions(1)
     workspace = load_workspace(demo_workspace(tmp_path / "ws", users=viewer))

@@ -3,6 +3,7 @@ written by `rankaudit attribute`'s library functions."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,11 +22,11 @@ PARTITIONS = 4
 
 
 def demo_workspace(
-    root: Path, *, users: Sequence[str] | None = None, attributions: str | None = None
+    root: Path, *, users: Sequence[str] | None = None, attributions: str | list[str] | None = None
 ) -> Path:
     """A rankaudit.toml in `root` on the demo's spec and models (by absolute path); its log is
     the demo's, or only the rows of `users` (written to `root/logs`). `attributions` names a
-    store folder relative to `root`."""
+    store folder relative to `root` (or a list of them)."""
     root.mkdir(parents=True, exist_ok=True)
     text = (DEMO / "rankaudit.toml").read_text()
     text = re.sub(
@@ -40,7 +41,7 @@ def demo_workspace(
         (root / "logs").mkdir(parents=True, exist_ok=True)
         log.loc[log["user_id"].isin(users)].to_parquet(root / "logs" / "timelines.parquet")
         text = re.sub(r"^logs = .*$", 'logs = "logs"', text, flags=re.M)
-    extra = f'attributions = "{attributions}"\n' if attributions is not None else ""
+    extra = f"attributions = {json.dumps(attributions)}\n" if attributions is not None else ""
     (root / "rankaudit.toml").write_text(extra + text)
     return root
 

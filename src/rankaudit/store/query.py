@@ -36,7 +36,7 @@ from rankaudit.store.layout import (
     read_manifest,
 )
 
-__all__ = ["AttributionStore", "Store", "Value"]
+__all__ = ["AttributionStore", "Store", "Value", "open_attribution_stores"]
 
 #: A value a column is compared with: one value (=) or a collection of them (IN).
 Value: TypeAlias = str | int | float | bool
@@ -352,3 +352,18 @@ class AttributionStore:
             where["method"] = method
         viewers = [viewer] if isinstance(viewer, str) else viewer
         return self.store.select(viewers=viewers, where=where, columns=COLUMNS)
+
+
+def open_attribution_stores(roots: Sequence[Path]) -> dict[str, AttributionStore]:
+    """The attribution stores at `roots`, by the model each explains. Raises InputFileError
+    when two stores explain the same model (which one to read would be a guess)."""
+    stores: dict[str, AttributionStore] = {}
+    for root in roots:
+        store = AttributionStore.open(root)
+        if store.model in stores:
+            raise InputFileError(
+                f"{root}: explains model {store.model!r}, like {stores[store.model].root}; "
+                "name one store per model in 'attributions'"
+            )
+        stores[store.model] = store
+    return stores

@@ -38,7 +38,7 @@ from rankaudit.data.index import ViewerIndex, build_viewer_index
 from rankaudit.errors import NotFoundError, ParameterError
 from rankaudit.importance import attribute_sample, sample_requests
 from rankaudit.report import Report, ReportSettings, build_report
-from rankaudit.store.query import AttributionStore
+from rankaudit.store.query import open_attribution_stores
 from rankaudit.timeline import load_side_by_side
 from rankaudit.views.explanation import ExplanationView, explain_in_timeline
 from rankaudit.views.features import FeaturesView, build_features
@@ -166,13 +166,9 @@ class WorkspaceSession:
             )
         )
         self._sample = _Once(self._draw_sample)
-        #: The attribution store the workspace names (`attributions` in rankaudit.toml), or
-        #: None; explanations and the Features sample are read there before computing.
-        self.store = (
-            AttributionStore.open(workspace.attributions_path)
-            if workspace.attributions_path is not None
-            else None
-        )
+        #: The attribution stores the workspace names (`attributions` in rankaudit.toml), by
+        #: model; explanations and the Features sample are read there before computing.
+        self.stores = open_attribution_stores(workspace.attribution_stores)
         self._importance: LRU[tuple[str, str, str, str], pd.DataFrame] = LRU(
             self.settings.importance_entries
         )
@@ -308,7 +304,7 @@ class WorkspaceSession:
                 settings=self.settings.attribution,
                 background=self.background,
                 cache=self.attributions,
-                store=self.store,
+                store=self.stores.get(query.model or self.models[1]),
             )
 
     @property
@@ -355,12 +351,13 @@ class WorkspaceSession:
         if cached is not None:
             return cached
         sample = self._sample.get()
-        if self.store is not None:
+        store = self.stores.get(model)
+        if store is not None:
             # The sample's requests, read from their viewers' partitions (row groups), once
             # per combination. A store holding only part of the sample (a few viewers) would
             # skew the global view: then the sample is computed.
             requests = sample["request_id"].unique().tolist()
-            stored = self.store.rows(
+            stored = store.rows(
                 model=model, head=head, reference=reference, method=method,
                 viewer=sample["user_id"].unique().tolist(), requests=requests,
             )  # fmt: skip

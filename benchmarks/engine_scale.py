@@ -39,7 +39,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import torch
 
-from rankaudit.attribution.batch import _log_frames, log_fingerprint, plan_attribution
+from rankaudit.attribution.batch import _log_frames, plan_attribution
 from rankaudit.engine import LocalEngine, make_engine
 from rankaudit.store import stage_rows
 from rankaudit.store.layout import PartitionMarker
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with peak_rss() as staging_memory:
         started = time.perf_counter()
-        staged = stage_rows(_log_frames(workspace), out, partitions, log_fingerprint(workspace))
+        staged = stage_rows(_log_frames(workspace), out, partitions, workspace.logs_fingerprint())
         staging_s = time.perf_counter() - started
     todo = sorted(staged.rows)[: args.explain]
     tweets = sum(staged.rows[i] for i in todo)

@@ -92,6 +92,21 @@ class Workspace:
                 f"{self.config_path}: no model named {name!r}; configured: {', '.join(self.models)}"
             ) from None
 
+    def logs_fingerprint(self) -> str:
+        """sha256 over the log files' names and bytes and the feature names: what a resumed
+        batch run checks it reads the same input as the run it continues."""
+        import hashlib
+        import json
+        import os
+
+        from rankaudit.models.base import fingerprint_files
+
+        base = Path(os.path.commonpath([p.parent for p in self.logs.files]))
+        files = {p.relative_to(base).as_posix(): p for p in self.logs.files}
+        digest = hashlib.sha256(fingerprint_files(files).encode())
+        digest.update(json.dumps([f.name for f in self.spec]).encode())
+        return digest.hexdigest()
+
     def ranker(self, name: str) -> Any:
         """Load (once per workspace object) and return the named Ranker."""
         if name not in self._rankers:

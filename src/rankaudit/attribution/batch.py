@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,7 +35,6 @@ from rankaudit.data.readers import prepare, read_timelines
 from rankaudit.engine import Engine, PartitionTask, run_partitioned
 from rankaudit.errors import AttributionError, NotFoundError
 from rankaudit.models import ModelConfig, load_ranker
-from rankaudit.models.base import fingerprint_files
 from rankaudit.store import default_partitions
 from rankaudit.workspace import Workspace
 
@@ -45,7 +43,6 @@ __all__ = [
     "AttributeTask",
     "AttributionPlan",
     "AttributionRun",
-    "log_fingerprint",
     "plan_attribution",
     "run_attribution",
 ]
@@ -162,16 +159,6 @@ class AttributeTask(PartitionTask):
                     into["max_relative_error"], record["max_relative_error"]
                 )
         return {"completeness": list(merged.values())}
-
-
-def log_fingerprint(workspace: Workspace) -> str:
-    """sha256 over the log files' names and bytes, and the feature spec."""
-    files = {
-        p.relative_to(workspace.logs.files[0].parent).as_posix(): p for p in workspace.logs.files
-    }
-    digest = hashlib.sha256(fingerprint_files(files).encode())
-    digest.update(json.dumps([f.name for f in workspace.spec], sort_keys=True).encode())
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -300,7 +287,7 @@ def run_attribution(
     frames: Callable[[], Iterable[pd.DataFrame]] = (
         (lambda: [selection]) if selection is not None else (lambda: _log_frames(plan.workspace))
     )
-    fingerprint = log_fingerprint(plan.workspace)
+    fingerprint = plan.workspace.logs_fingerprint()
     if plan.selector is not None:
         fingerprint = hashlib.sha256(f"{fingerprint}:{plan.selector}".encode()).hexdigest()
     run = run_partitioned(

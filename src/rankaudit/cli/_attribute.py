@@ -15,7 +15,7 @@ from rankaudit.cli._common import (
     WorkersOption,
     WorkspaceOption,
     handle_errors,
-    stderr_console,
+    rows_progress,
     stdout_console,
 )
 from rankaudit.errors import ParameterError
@@ -70,8 +70,6 @@ def attribute(
     partitions: PartitionsOption = None,
 ) -> None:
     """Explain every ranked tweet of the selection, per head and for the final score."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from rankaudit.attribution import plan_attribution, run_attribution
     from rankaudit.engine import make_engine
     from rankaudit.errors import AttributionError
@@ -88,13 +86,8 @@ def attribute(
         wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps), partitions=partitions,
     )  # fmt: skip
     runner = make_engine(engine, address=address, num_workers=num_workers)
-    console = stderr_console()
-    with Progress(
-        TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("rows", total=plan.total_rows)
-        run = run_attribution(plan, engine=runner, progress=lambda rows: bar.advance(task, rows))
+    with rows_progress("explaining", plan.total_rows) as (_, advance):
+        run = run_attribution(plan, engine=runner, progress=advance)
     console = stdout_console()
     resumed = run.partitions - run.computed
     console.print(

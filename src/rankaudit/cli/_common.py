@@ -6,7 +6,8 @@ one line on stderr and exits 2, never a traceback."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -24,6 +25,7 @@ __all__ = [
     "WorkersOption",
     "WorkspaceOption",
     "handle_errors",
+    "rows_progress",
     "stderr_console",
     "stdout_console",
 ]
@@ -94,3 +96,20 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+@contextmanager
+def rows_progress(
+    label: str, total: int | None = None
+) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """A progress bar of rows on stderr, drawn only on a terminal (so that piped stderr holds
+    nothing but the error line, when there is one): yields (set the total, advance by rows)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = stderr_console()
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(label, total=total)
+        yield (lambda rows: bar.update(task, total=rows)), (lambda rows: bar.advance(task, rows))

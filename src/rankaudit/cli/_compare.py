@@ -7,12 +7,26 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
 
-from rankaudit.cli._common import WorkspaceOption, handle_errors, stdout_console
+from rankaudit.cli._common import (
+    AddressOption,
+    EngineOption,
+    PartitionsOption,
+    WorkersOption,
+    WorkspaceOption,
+    handle_errors,
+    rows_progress,
+    stdout_console,
+)
+
+if TYPE_CHECKING:
+    from rankaudit.compare import CompareSettings, PopulationComparison
+    from rankaudit.engine import Engine
+    from rankaudit.workspace import Workspace
 
 
 class OutputFormat(StrEnum):
@@ -90,11 +104,35 @@ def compare(
     seed: Annotated[
         int, typer.Option(help="Seed of the bootstrap and the test (population only).")
     ] = 0,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
+    num_workers: WorkersOption = None,
+    partitions: PartitionsOption = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            help="Population only: write the per-tweet scores to this folder (a partitioned "
+            "store, kept; an interrupted run resumes). Default: in memory, or a temporary "
+            "folder with --engine ray."
+        ),
+    ] = None,
 ) -> None:
     """Compare two rankers' orderings: one viewer's or request's timeline, or (with neither)
     every request with intervals, paired tests and segments."""
     from rankaudit.compare import CompareSettings, compare_population, compare_request
+    from rankaudit.errors import ParameterError
     from rankaudit.workspace import load_workspace
+
+    batch = engine != "local" or store is not None
+    if (user is not None or request is not None) and (
+        batch or address is not None or num_workers is not None or partitions is not None
+    ):
+        raise ParameterError(
+            "--engine, --address, --num-workers, --partitions and --store apply to the "
+            "population comparison; drop them or drop --user/--request"
+        )
+    if partitions is not None and not batch:
+        raise ParameterError("--partitions applies to a partitioned run: add --store DIR")
 
     settings = CompareSettings(
         k=tuple(k) if k else (5, 10),
@@ -105,7 +143,15 @@ def compare(
     )
     loaded = load_workspace(workspace)
     if user is None and request is None:
-        population = compare_population(loaded, models=vs, settings=settings, scope=scope.value)
+        from rankaudit.engine import make_engine
+
+        runner = make_engine(engine, address=address, num_workers=num_workers)
+        if batch:
+            population = _partitioned_population(
+                loaded, vs, settings, scope, runner, partitions, store
+            )
+        else:
+            population = compare_population(loaded, models=vs, settings=settings, scope=scope.value)
         from rankaudit.render.compare import population_tables
 
         _emit(
@@ -116,6 +162,25 @@ def compare(
     from rankaudit.render.compare import request_tables
 
     _emit(output, comparison.to_dict, comparison.to_frame, lambda: request_tables(comparison))
+
+
+def _partitioned_population(
+    loaded: Workspace,
+    models: tuple[str, str],
+    settings: CompareSettings,
+    scope: ScopeOption,
+    runner: Engine,
+    partitions: int | None,
+    store: Path | None,
+) -> PopulationComparison:
+    """The population comparison scored on an engine, with a progress bar on stderr."""
+    from rankaudit.compare import compare_population
+
+    with rows_progress("scoring") as (_, advance):
+        return compare_population(
+            loaded, models=models, settings=settings, scope=scope.value, engine=runner,
+            store=store, partitions=partitions, progress=advance,
+        )  # fmt: skip
 
 
 @handle_errors

@@ -5,14 +5,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rankaudit.cli._common import WorkspaceOption, handle_errors, stderr_console, stdout_console
+from rankaudit.cli._common import (
+    AddressOption,
+    EngineOption,
+    PartitionsOption,
+    WorkersOption,
+    WorkspaceOption,
+    handle_errors,
+    rows_progress,
+    stdout_console,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +44,13 @@ UntilOption = Annotated[
 ThreadsOption = Annotated[
     int,
     typer.Option(help="Torch threads while explaining (one is fastest for per-request work)."),
+]
+WorkDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Write the per-request sums to this folder (a partitioned store, kept; an "
+        "interrupted run resumes). Default: in memory, or a temporary folder with --engine ray."
+    ),
 ]
 
 
@@ -86,23 +100,30 @@ def _heads(workspace: Workspace, model: str, heads: list[str] | None) -> tuple[s
     return tuple(dict.fromkeys(heads))
 
 
-@contextmanager
-def _progress(label: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
-    """A progress bar on stderr: yields (set the total rows, advance by rows)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _engine_options(
+    engine: str,
+    address: str | None,
+    num_workers: int | None,
+    partitions: int | None,
+    work_dir: Path | None,
+) -> dict[str, Any]:
+    """`profile_model`'s engine options: none (in memory) for --engine local without
+    --work-dir."""
+    from rankaudit.engine import make_engine
+    from rankaudit.errors import ParameterError
 
-    with Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
-        TimeElapsedColumn(), console=stderr_console(), transient=True,
-    ) as bar:  # fmt: skip
-        task = bar.add_task(label, total=None)
-        yield (lambda rows: bar.update(task, total=rows)), (lambda rows: bar.advance(task, rows))
+    runner = make_engine(engine, address=address, num_workers=num_workers)
+    if engine == "local" and work_dir is None:
+        if partitions is not None:
+            raise ParameterError("--partitions applies to a partitioned run: add --work-dir DIR")
+        return {}
+    return {"engine": runner, "work_dir": work_dir, "partitions": partitions}
 
 
 def _profile(workspace: Workspace, model: str, threads: int, **options: Any) -> DriftProfile:
     from rankaudit.drift import profile_model, torch_threads
 
-    with torch_threads(threads), _progress("profiling") as (set_total, advance):
+    with torch_threads(threads), rows_progress("profiling") as (set_total, advance):
         return profile_model(workspace, model, on_sample=set_total, progress=advance, **options)
 
 
@@ -142,17 +163,23 @@ def profile(
     until: UntilOption = None,
     replicates: Annotated[int, typer.Option(help="Bootstrap resamples of the requests.")] = 200,
     threads: ThreadsOption = 1,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
+    num_workers: WorkersOption = None,
+    partitions: PartitionsOption = None,
+    work_dir: WorkDirOption = None,
 ) -> None:
     """Profile what drives a model's scores: importance per feature with bootstrap intervals."""
     from rankaudit.drift._io import check_writable
     from rankaudit.workspace import load_workspace
 
     check_writable(out)
+    batch = _engine_options(engine, address, num_workers, partitions, work_dir)
     loaded = load_workspace(workspace)
     result = _profile(
         loaded, model, threads, method=method, reference=reference,
         heads=_heads(loaded, model, heads), sample=sample, seed=seed,
-        window=_window(since, until), replicates=replicates,
+        window=_window(since, until), replicates=replicates, **batch,
     )  # fmt: skip
     result.write(out)
     _print_profile(result, out)
@@ -206,6 +233,11 @@ def check(
     since: SinceOption = None,
     until: UntilOption = None,
     threads: ThreadsOption = 1,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
+    num_workers: WorkersOption = None,
+    partitions: PartitionsOption = None,
+    work_dir: WorkDirOption = None,
 ) -> None:
     """Check a profile against a reference profile: exit 0 no drift, 1 drift, 2 bad input."""
     from rankaudit.drift import (
@@ -227,6 +259,12 @@ def check(
         )
     if current is not None and (since or until or seed is not None or sample is not None):
         raise ParameterError("--since, --until, --seed and --sample apply to --model only")
+    engine_given = (address, num_workers, partitions, work_dir) != (None,) * 4
+    if current is not None and (engine != "local" or engine_given):
+        raise ParameterError(
+            "--engine, --address, --num-workers, --partitions and --work-dir apply to --model only"
+        )
+    batch = _engine_options(engine, address, num_workers, partitions, work_dir) if model else {}
     for path in (junit, markdown, json_out):
         if path is not None:
             check_writable(path)
@@ -242,7 +280,7 @@ def check(
             options["seed"] = seed
         if sample is not None:
             options["sample"] = sample
-        after = _profile(loaded, model, threads, window=_window(since, until), **options)
+        after = _profile(loaded, model, threads, window=_window(since, until), **options, **batch)
     result = check_drift(before, after, rules=drift_rules)
     if junit is not None:
         write_text(junit, junit_xml(result))

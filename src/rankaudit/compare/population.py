@@ -9,9 +9,12 @@ requests (see `rankaudit.compare.stats`). Everything is vectorised over requests
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,7 @@ from rankaudit.compare.evaluation import head_metrics
 from rankaudit.compare.orderings import request_metrics
 from rankaudit.compare.scoring import (
     ScoredRequests,
-    scoped_log,
+    population_rows,
     score_requests,
 )
 from rankaudit.compare.segments import Segmentation, request_segmentations
@@ -36,6 +39,9 @@ from rankaudit.data import schema
 from rankaudit.data.spec import FeatureSpec
 from rankaudit.errors import ParameterError
 from rankaudit.workspace import Workspace
+
+if TYPE_CHECKING:
+    from rankaudit.engine import Engine
 
 __all__ = [
     "AgreementMetric",
@@ -355,25 +361,51 @@ def compare_population(
     models: tuple[str, str] = DEFAULT_MODELS,
     settings: CompareSettings | None = None,
     scope: Scope = "holdout",
+    engine: Engine | None = None,
+    store: Path | None = None,
+    partitions: int | None = None,
+    progress: Callable[[int], None] = lambda rows: None,
 ) -> PopulationComparison:
     """Return rankers `models` (reference a, audited b) of `workspace` compared over every
     request in `scope`: "holdout" (served from the workspace's `holdout_from` on, what the
     rankers were not trained on; every request when the workspace sets none) or "all".
 
-    Raises ParameterError for bad settings or scope, WorkspaceError for an unknown model.
+    Scored in memory by default. With a `store` folder or an `engine`, scored as a partitioned,
+    resumable run into `store` (kept; a temporary folder, removed, when None) in `partitions`
+    viewer partitions (`rankaudit.compare.batch.run_comparisons`; `progress` gets the rows done
+    per partition): the result is the in-memory one, number for number.
+
+    Raises ParameterError for bad settings, scope or partitions, WorkspaceError for an unknown
+    model, InputFileError for an unusable `store`.
     """
     caller = "compare_population"
     settings = (settings or CompareSettings()).validated(caller)
     models = check_models(models, caller)
-    rankers, in_scope, _, effective = scoped_log(
-        workspace, models, scope, caller, keep_earlier=False
-    )
-    if in_scope.empty:
-        raise ParameterError(
-            f"no request in scope {scope!r}: nothing was served from "
-            f"{workspace.holdout_from} on; use scope 'all'"
-        )
-    scored = score_requests(in_scope, rankers, workspace.heads, models=models)
+    if engine is None and store is None:
+        if partitions is not None:
+            raise ParameterError(
+                "partitions apply to a partitioned run: give a store folder or an engine"
+            )
+        rankers, in_scope, effective = population_rows(workspace, models, scope, caller)
+        scored = score_requests(in_scope, rankers, workspace.heads, models=models)
+    else:
+        if partitions is not None and (isinstance(partitions, bool) or partitions < 1):
+            raise ParameterError(
+                f"The 'partitions' parameter of {caller} must be an int >= 1. "
+                f"Got {partitions!r} instead."
+            )
+        from rankaudit.compare.batch import read_scored, run_comparisons
+
+        root = store if store is not None else Path(tempfile.mkdtemp(prefix="rankaudit-compare-"))
+        try:
+            run = run_comparisons(
+                workspace, root, models=models, scope=scope, engine=engine,
+                partitions=partitions, progress=progress,
+            )  # fmt: skip
+            scored, effective = read_scored(run.out), run.scope
+        finally:
+            if store is None:
+                shutil.rmtree(root, ignore_errors=True)
     return summarize_population(
         scored,
         workspace.spec,

@@ -9,7 +9,7 @@ once even when its heads are needed too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +30,10 @@ from rankaudit.models.base import Ranker
 from rankaudit.workspace import Workspace
 
 __all__ = [
+    "SCORE_BLOCK_ROWS",
     "ScoredRequests",
     "log_columns",
+    "population_rows",
     "read_log",
     "score_requests",
     "score_with_heads",
@@ -49,6 +51,20 @@ ADDED_COLUMNS = (
     "relevance",
     "negative",
 )
+#: The two rankers' sides, and how their head probabilities are named in `to_frame`
+#: (`a_p_favorite`).
+SIDES = ("a", "b")
+PROBABILITY_INFIX = "_p_"
+#: Rows per model call when scoring. Float32 kernels choose their blocking from the batch
+#: size, so a row's score could move in the 7th digit with the rows scored beside it (the demo's
+#: deep ranker's did, by up to 1.4e-7); calls of exactly this many rows (the last one padded
+#: with copies of its final row) make each row's score independent of its neighbours and of
+#: the thread count, so a partitioned run (`rankaudit.compare.batch`) scores every row exactly
+#: as the in-memory comparison does, whatever its partitions. Measured on the demo (one thread):
+#: one 23-row request padded to a block takes 3-4 ms per ranker (9-13 ms with 4,096-row
+#: blocks); the whole 98,796-row log 0.34 s (deep) and 0.64 s (LightGBM), against 0.19 s and
+#: 0.56 s with 4,096-row blocks.
+SCORE_BLOCK_ROWS = 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,19 +91,77 @@ class ScoredRequests:
     def n_requests(self) -> int:
         return self.index.n_groups
 
+    def to_frame(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The scored rows as one table: the input `columns` (default: all) that `rows` holds,
+        the added columns (`score_a` ... `negative`), then each ranker's head probabilities as
+        `a_p_<head>` and `b_p_<head>`. `from_frame` reads it back."""
+        kept = [
+            c for c in (columns if columns is not None else self.rows.columns) if c in self.rows
+        ]
+        inputs = [c for c in kept if c not in ADDED_COLUMNS]
+        parts = [self.rows[[*inputs, *ADDED_COLUMNS]]]
+        for side, probabilities in zip(SIDES, self.probabilities, strict=True):
+            if probabilities is not None:
+                parts.append(probabilities.add_prefix(f"{side}{PROBABILITY_INFIX}"))
+        return pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
+
+    @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, heads: Mapping[str, float], *, models: tuple[str, str]
+    ) -> ScoredRequests:
+        """The ScoredRequests of a `to_frame` table (rows in the order given): scores and head
+        probabilities are read, positions and the other added columns recomputed."""
+        probabilities: list[pd.DataFrame | None] = []
+        prefixes = tuple(f"{side}{PROBABILITY_INFIX}" for side in SIDES)
+        for prefix in prefixes:
+            names = {c: c[len(prefix) :] for c in frame.columns if c.startswith(prefix)}
+            table = frame[list(names)].rename(columns=names).reset_index(drop=True)
+            probabilities.append(table if names else None)
+        inputs = [c for c in frame.columns if c not in ADDED_COLUMNS and not c.startswith(prefixes)]
+        return scored_from_scores(
+            frame[inputs],
+            (frame["score_a"].to_numpy(), frame["score_b"].to_numpy()),
+            heads,
+            models=models,
+            probabilities=(probabilities[0], probabilities[1]),
+        )
+
+
+def _blocks(frame: pd.DataFrame) -> Iterator[tuple[pd.DataFrame, int]]:
+    """`frame` in blocks of exactly SCORE_BLOCK_ROWS rows, each with its count of real rows
+    (the last block is padded with copies of its final row)."""
+    for start in range(0, len(frame), SCORE_BLOCK_ROWS):
+        block = frame.iloc[start : start + SCORE_BLOCK_ROWS]
+        real = len(block)
+        if real < SCORE_BLOCK_ROWS:
+            padding = np.full(SCORE_BLOCK_ROWS - real, real - 1)
+            block = block.iloc[np.concatenate([np.arange(real), padding])]
+        yield block, real
+
 
 def score_with_heads(ranker: Ranker, frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame | None]:
-    """Return (final score, head probabilities or None) of `ranker` on `frame`.
+    """Return (final score, head probabilities or None) of `ranker` on `frame`, aligned with
+    its rows; scored in blocks of SCORE_BLOCK_ROWS rows, so a row's values do not depend on
+    the other rows of `frame`.
 
     Multi-head rankers run once: the score is ``sum_h weight_h * p_h`` over their heads.
     """
+    rows = frame.reset_index(drop=True)
     if ranker.heads and ranker.head_weights:
-        probabilities = ranker.head_scores(frame)
-        score = np.zeros(len(frame), dtype=np.float64)
+        parts = [ranker.head_scores(block).iloc[:real] for block, real in _blocks(rows)]
+        probabilities = (
+            pd.concat(parts, ignore_index=True) if parts else ranker.head_scores(rows)
+        ).reset_index(drop=True)
+        score = np.zeros(len(rows), dtype=np.float64)
         for head in ranker.heads:
             score += ranker.head_weights[head] * probabilities[head].to_numpy(dtype=np.float64)
-        return score, probabilities.reset_index(drop=True)
-    return np.asarray(ranker.score(frame), dtype=np.float64), None
+        return score, probabilities
+    if rows.empty:
+        return np.asarray(ranker.score(rows), dtype=np.float64), None
+    scores = [
+        np.asarray(ranker.score(block), dtype=np.float64)[:real] for block, real in _blocks(rows)
+    ]
+    return np.concatenate(scores), None
 
 
 def score_requests(
@@ -245,3 +319,19 @@ def scoped_log(
         frame, workspace.holdout_from, checked, keep_earlier=keep_earlier
     )
     return rankers, in_scope, earlier, effective
+
+
+def population_rows(
+    workspace: Workspace, models: tuple[str, str], scope: str, caller: str
+) -> tuple[tuple[Ranker, Ranker], pd.DataFrame, Scope]:
+    """`scoped_log` for a population comparison: (rankers, rows in scope, effective scope).
+    Raises ParameterError when no request is in scope."""
+    rankers, in_scope, _, effective = scoped_log(
+        workspace, models, scope, caller, keep_earlier=False
+    )
+    if in_scope.empty:
+        raise ParameterError(
+            f"no request in scope {scope!r}: nothing was served from "
+            f"{workspace.holdout_from} on; use scope 'all'"
+        )
+    return rankers, in_scope, effective

@@ -27,7 +27,13 @@ from numpy.typing import NDArray
 from rankaudit.compare.ranking import GroupIndex
 from rankaudit.data.spec import FeatureSpec
 
-__all__ = ["IN_NETWORK", "MAX_LEVELS", "Segmentation", "request_segmentations"]
+__all__ = [
+    "IN_NETWORK",
+    "MAX_LEVELS",
+    "Segmentation",
+    "request_segmentations",
+    "segment_columns",
+]
 
 #: The binary feature whose per-request share defines `in_network_share`.
 IN_NETWORK = "in_network"
@@ -87,6 +93,21 @@ def _tertiles(feature: str, values: NDArray[np.float64]) -> Segmentation:
     return Segmentation.from_bins(feature, labels, bins)
 
 
+def _tertile_features(spec: FeatureSpec) -> list[str]:
+    return [f.name for f in spec if f.kind == "continuous" and f.group == "viewer"]
+
+
+def _level_features(spec: FeatureSpec) -> list[str]:
+    return [f.name for f in spec if f.kind != "continuous"]
+
+
+def segment_columns(spec: FeatureSpec) -> tuple[str, ...]:
+    """The feature columns `request_segmentations` may read under `spec` (what a stored
+    comparison keeps besides ids, labels and scores)."""
+    share = [IN_NETWORK] if IN_NETWORK in spec else []
+    return tuple(dict.fromkeys([*share, *_tertile_features(spec), *_level_features(spec)]))
+
+
 def request_segmentations(
     rows: pd.DataFrame, index: GroupIndex, spec: FeatureSpec
 ) -> tuple[Segmentation, ...]:
@@ -103,19 +124,19 @@ def request_segmentations(
         ) / np.maximum(index.sizes, 1)
         bins = np.minimum((share * 3).astype(np.int64), 2)
         out.append(Segmentation.from_bins("in_network_share", ("0-33%", "33-67%", "67-100%"), bins))
-    for feature in spec:
-        if feature.name not in rows or feature.kind != "continuous" or feature.group != "viewer":
+    for name in _tertile_features(spec):
+        if name not in rows:
             continue
-        values, constant = _per_request(rows[feature.name].to_numpy(dtype=np.float64), index)
+        values, constant = _per_request(rows[name].to_numpy(dtype=np.float64), index)
         if constant:
-            out.append(_tertiles(feature.name, values))
-    for feature in spec:
-        if feature.name not in rows or feature.kind == "continuous":
+            out.append(_tertiles(name, values))
+    for name in _level_features(spec):
+        if name not in rows:
             continue
-        column = rows[feature.name]
+        column = rows[name]
         raw = (
             column.to_numpy(dtype=np.int64)
-            if feature.kind == "binary"
+            if spec[name].kind == "binary"
             else column.astype(str).to_numpy()
         )
         codes, levels = pd.factorize(raw, sort=True)
@@ -124,8 +145,6 @@ def request_segmentations(
         per_request, constant = _per_request(codes.astype(np.float64), index)
         if constant:
             out.append(
-                Segmentation.from_bins(
-                    feature.name, [str(v) for v in levels], per_request.astype(np.int64)
-                )
+                Segmentation.from_bins(name, [str(v) for v in levels], per_request.astype(np.int64))
             )
     return tuple(out)

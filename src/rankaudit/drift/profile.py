@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -36,6 +38,8 @@ from rankaudit.errors import InputFileError, ParameterError
 from rankaudit.importance import Window
 
 if TYPE_CHECKING:
+    from rankaudit.engine import Engine
+    from rankaudit.models.base import Ranker
     from rankaudit.workspace import Workspace
 
 __all__ = [
@@ -49,6 +53,8 @@ __all__ = [
     "RequestSums",
     "attribute_requests",
     "build_profile",
+    "explain_requests",
+    "profile_background",
     "profile_model",
     "read_profile",
     "request_sums",
@@ -90,7 +96,8 @@ class RequestSums:
 
     `magnitude[h, r, f]` and `signed[h, r, f]`: sum over request r's rows of |attribution| and of
     attribution of feature f for head h; `rows[r]`: rows of request r; `completeness[h]`: every
-    explained row's relative completeness error for head h. Requests are sorted by id.
+    explained row's relative completeness error for head h, request after request (`rows[r]`
+    values each). Requests are sorted by id.
     """
 
     heads: tuple[str, ...]
@@ -118,6 +125,16 @@ class RequestSums:
             completeness={},
         )
 
+    def _completeness_by_request(self, head: str) -> list[NDArray[np.float64]] | None:
+        """`completeness[head]` split by request, or None when it does not hold one value per
+        row (sums without completeness, e.g. `select`ed ones)."""
+        values = self.completeness.get(head)
+        if values is None or len(values) != int(self.rows.sum()):
+            return None
+        if not len(self.rows):
+            return []
+        return np.split(np.asarray(values, dtype=np.float64), np.cumsum(self.rows)[:-1])
+
     @staticmethod
     def concat(parts: Sequence[RequestSums]) -> RequestSums:
         """Sums of disjoint batches of requests, as one."""
@@ -126,6 +143,15 @@ class RequestSums:
         first = parts[0]
         requests = [r for p in parts for r in p.requests]
         order = np.argsort(np.array(requests, dtype=object), kind="stable")
+        completeness: dict[str, NDArray[np.float64]] = {}
+        for h in first.heads:
+            split = [p._completeness_by_request(h) for p in parts]
+            blocks = [b for per_part in split for b in (per_part or [])]
+            completeness[h] = (
+                np.concatenate([blocks[i] for i in order] or [np.empty(0)])
+                if all(per_part is not None for per_part in split)
+                else np.concatenate([p.completeness.get(h, np.empty(0)) for p in parts])
+            )
         return RequestSums(
             heads=first.heads,
             features=first.features,
@@ -133,10 +159,75 @@ class RequestSums:
             rows=np.concatenate([p.rows for p in parts])[order],
             magnitude=np.concatenate([p.magnitude for p in parts], axis=1)[:, order],
             signed=np.concatenate([p.signed for p in parts], axis=1)[:, order],
-            completeness={
-                h: np.concatenate([p.completeness.get(h, np.empty(0)) for p in parts])
-                for h in first.heads
-            },
+            completeness=completeness,
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The sums as a long table, one row per (request, head, feature) in that order:
+        `request_id`, `head`, `feature`, `magnitude`, `signed`, `rows` (the request's rows),
+        and `completeness`: the relative completeness error of each of the request's rows for
+        the head, as a list on the request's first feature row (None on the others, so each
+        list is stored once). `from_frame` reads it back."""
+        n_heads, n_requests, n_features = self.magnitude.shape
+        heads = np.repeat(np.arange(n_heads), n_requests * n_features)
+        requests = np.tile(np.repeat(np.arange(n_requests), n_features), n_heads)
+        first = np.tile(np.arange(n_features) == 0, n_heads * n_requests)
+        completeness = np.full(len(heads), None, dtype=object)
+        for h, head in enumerate(self.heads):
+            split = self._completeness_by_request(head)
+            if split is None:
+                continue
+            cells = np.flatnonzero(first & (heads == h))
+            for cell, values in zip(cells, split, strict=True):
+                completeness[cell] = values.tolist()
+        return pd.DataFrame(
+            {
+                schema.REQUEST_ID: np.asarray(self.requests, dtype=object)[requests],
+                "head": np.asarray(self.heads, dtype=object)[heads],
+                "feature": np.tile(np.asarray(self.features, dtype=object), n_heads * n_requests),
+                "magnitude": self.magnitude.reshape(-1),
+                "signed": self.signed.reshape(-1),
+                "rows": self.rows[requests],
+                "completeness": completeness,
+            }
+        )
+
+    @staticmethod
+    def from_frame(frame: pd.DataFrame, *, heads: Sequence[str]) -> RequestSums:
+        """The sums of a `to_frame` table (or several concatenated, for disjoint requests);
+        features keep their first-appearance order, requests are sorted by id."""
+        features = tuple(pd.unique(frame["feature"]))
+        requests = np.sort(frame[schema.REQUEST_ID].astype(str).unique().astype(object))
+        head_codes = pd.Categorical(frame["head"], categories=list(heads)).codes
+        request_codes = pd.Categorical(
+            frame[schema.REQUEST_ID].astype(str), categories=requests
+        ).codes
+        feature_codes = pd.Categorical(frame["feature"], categories=list(features)).codes
+        if (head_codes < 0).any():
+            extra = sorted(set(frame["head"]) - set(heads))
+            raise ParameterError(f"request sums hold heads {extra} beyond {list(heads)}")
+        shape = (len(heads), len(requests), len(features))
+        magnitude = np.zeros(shape, dtype=np.float64)
+        signed = np.zeros(shape, dtype=np.float64)
+        magnitude[head_codes, request_codes, feature_codes] = frame["magnitude"].to_numpy()
+        signed[head_codes, request_codes, feature_codes] = frame["signed"].to_numpy()
+        rows = np.zeros(len(requests), dtype=np.int64)
+        rows[request_codes] = frame["rows"].to_numpy(dtype=np.int64)
+        completeness: dict[str, NDArray[np.float64]] = {}
+        listed = frame["completeness"].notna().to_numpy()
+        for h, head in enumerate(heads):
+            at = np.flatnonzero(listed & (head_codes == h))
+            at = at[np.argsort(request_codes[at], kind="stable")]
+            values = [np.asarray(frame["completeness"].iloc[i], dtype=np.float64) for i in at]
+            completeness[head] = np.concatenate(values) if values else np.empty(0)
+        return RequestSums(
+            heads=tuple(heads),
+            features=features,
+            requests=tuple(str(r) for r in requests),
+            rows=rows,
+            magnitude=magnitude,
+            signed=signed,
+            completeness=completeness,
         )
 
 
@@ -167,10 +258,13 @@ def request_sums(frame_long: pd.DataFrame, *, heads: Sequence[str]) -> RequestSu
         if len(requests)
         else np.zeros(0, dtype=np.int64)
     )
-    completeness = {
-        h: per_row.loc[per_row["head"] == h, "completeness_relative"].to_numpy(dtype=np.float64)
-        for h in heads
-    }
+    completeness = {}
+    for h in heads:
+        of_head = per_row.loc[per_row["head"] == h]
+        codes = pd.Categorical(of_head[schema.REQUEST_ID].astype(str), categories=requests).codes
+        order = np.argsort(codes, kind="stable")  # request after request, as `rows` counts
+        values = of_head["completeness_relative"].to_numpy(dtype=np.float64)
+        completeness[h] = values[order]
     return RequestSums(
         heads=tuple(heads),
         features=features,
@@ -190,6 +284,36 @@ def _request_batches(rows: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield rows.iloc[starts[i] : stop]
 
 
+def explain_requests(
+    ranker: Ranker,
+    rows: pd.DataFrame,
+    *,
+    method: str,
+    reference: str,
+    heads: Sequence[str],
+    settings: AttributionSettings,
+    background: pd.DataFrame | None,
+    progress: Callable[[int], None] = lambda rows: None,
+) -> RequestSums:
+    """Explain `rows` (whole requests) with `ranker` in batches of requests and return their
+    per-request sums: the one computation behind `attribute_requests` and the partitioned
+    `rankaudit.drift.batch.RequestSumsTask`. Each request is explained on its own, so its sums
+    do not depend on the other rows. `progress` is called with the rows done per batch."""
+    from rankaudit.attribution import attribute_frame
+
+    # Requests must be contiguous for batching; a stable sort keeps the stored row order.
+    rows = rows.sort_values(schema.REQUEST_ID, kind="stable").reset_index(drop=True)
+    parts = []
+    for batch in _request_batches(rows, _BATCH_REQUESTS):
+        result = attribute_frame(
+            ranker, batch, methods=[method], reference=reference, heads=heads, settings=settings,
+            background=background if reference == "global" else None,
+        )  # fmt: skip
+        parts.append(request_sums(result.frame, heads=heads))
+        progress(len(batch))
+    return RequestSums.concat(parts)
+
+
 def attribute_requests(
     workspace: Workspace,
     model: str,
@@ -203,27 +327,30 @@ def attribute_requests(
 ) -> RequestSums:
     """Explain `rows` (whole requests, e.g. from `sample_requests`) in batches of requests and
     return their per-request sums. `progress` is called with the rows done per batch."""
-    from rankaudit.attribution import background_sample
-    from rankaudit.importance import attribute_sample
+    from rankaudit.errors import AttributionError
 
     if rows.empty:
         raise ParameterError("no rows to profile: the sample is empty")
-    # Requests must be contiguous for batching; a stable sort keeps the stored row order.
-    rows = rows.sort_values(schema.REQUEST_ID, kind="stable").reset_index(drop=True)
-    background = (
-        background_sample(workspace, settings.background_size, settings.seed)
-        if reference == "global"
-        else None
-    )
-    parts = []
-    for batch in _request_batches(rows, _BATCH_REQUESTS):
-        result = attribute_sample(
-            workspace, model, method=method, reference=reference, heads=heads,
-            settings=settings, rows=batch, background=background,
-        )  # fmt: skip
-        parts.append(request_sums(result.frame, heads=heads))
-        progress(len(batch))
-    return RequestSums.concat(parts)
+    if reference not in ("request", "global"):
+        raise AttributionError(
+            f"global importance needs the 'request' or 'global' reference; got {reference!r}"
+        )
+    return explain_requests(
+        workspace.ranker(model), rows, method=method, reference=reference, heads=heads,
+        settings=settings, background=profile_background(workspace, reference, settings),
+        progress=progress,
+    )  # fmt: skip
+
+
+def profile_background(
+    workspace: Workspace, reference: str, settings: AttributionSettings
+) -> pd.DataFrame | None:
+    """The background sample of the global reference (None for the request reference)."""
+    from rankaudit.attribution import background_sample
+
+    if reference != "global":
+        return None
+    return background_sample(workspace, settings.background_size, settings.seed)
 
 
 @contextlib.contextmanager
@@ -481,6 +608,9 @@ def profile_model(
     confidence: float = 0.95,
     progress: Callable[[int], None] = lambda rows: None,
     on_sample: Callable[[int], None] = lambda rows: None,
+    engine: Engine | None = None,
+    work_dir: Path | None = None,
+    partitions: int | None = None,
 ) -> DriftProfile:
     """Sample whole requests from the workspace's logs, explain them and build the profile.
 
@@ -488,6 +618,11 @@ def profile_model(
     names, window, the sample's fingerprint over ids and the model's columns), the method,
     reference, heads, settings, sample size and seed, and the rankaudit version.
     `on_sample` is called with the sampled row count before attribution starts.
+
+    Explained in this process by default. With a `work_dir` or an `engine`, explained as a
+    partitioned, resumable run into `work_dir` (kept; a temporary folder, removed, when None)
+    in `partitions` viewer partitions (`rankaudit.drift.batch.run_request_sums`): the profile
+    is the in-memory one, number for number (`created_at` aside).
     """
     from rankaudit import __version__
     from rankaudit.attribution.cache import frame_fingerprint
@@ -499,14 +634,35 @@ def profile_model(
         raise AttributionError(
             f"drift profiles use the 'request' or 'global' reference; got {reference!r}"
         )
+    if partitions is not None and (isinstance(partitions, bool) or partitions < 1):
+        raise ParameterError(
+            f"The 'partitions' parameter of profile_model must be an int >= 1. "
+            f"Got {partitions!r} instead."
+        )
+    if partitions is not None and engine is None and work_dir is None:
+        raise ParameterError("partitions apply to a partitioned run: give a work_dir or an engine")
     ranker = workspace.ranker(model)
     make_attributor(ranker, method, heads=heads, settings=settings)  # checks method and heads
     rows = sample_requests(workspace, sample, seed=seed, window=window)
     on_sample(len(rows))
-    sums = attribute_requests(
-        workspace, model, rows, method=method, reference=reference, heads=heads,
-        settings=settings, progress=progress,
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "method": method, "reference": reference, "heads": heads, "settings": settings,
+        "progress": progress,
+    }  # fmt: skip
+    if engine is None and work_dir is None:
+        sums = attribute_requests(workspace, model, rows, **options)
+    else:
+        from rankaudit.drift.batch import read_request_sums, run_request_sums
+
+        root = work_dir if work_dir is not None else Path(tempfile.mkdtemp(prefix="rankaudit-"))
+        try:
+            run = run_request_sums(
+                workspace, model, rows, out=root, engine=engine, partitions=partitions, **options
+            )
+            sums = read_request_sums(run.root)
+        finally:
+            if work_dir is None:
+                shutil.rmtree(root, ignore_errors=True)
     since, until = window if window is not None else (None, None)
     metadata = {
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -346,6 +346,7 @@ def build_document(
                 "importance": "global",
             },
             "settings": asdict(settings.attribution),
+            "stores": dict(data.stores),
             "top_features": settings.top_features,
             "movers": settings.movers,
         },

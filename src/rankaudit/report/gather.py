@@ -7,8 +7,9 @@ elsewhere (`document`, `plots`, `html`), so every number in every rendering come
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -35,6 +36,7 @@ from rankaudit.explain import TweetExplanation
 from rankaudit.importance import attribute_sample, importance_table, sample_requests
 from rankaudit.report.selection import SelectedRequest, Selection
 from rankaudit.report.settings import ReportSettings
+from rankaudit.store.query import AttributionStore, open_attribution_stores
 from rankaudit.workspace import Workspace
 
 __all__ = [
@@ -125,6 +127,9 @@ class ReportData:
     viewers: tuple[ViewerAudit, ...]
     importance: ImportanceSample
     seed_checks: tuple[SeedCheck, ...]
+    #: Attribution stores read for the viewers' tweets, by model (their folder names): those of
+    #: the workspace computed with the report's attribution settings, so the same numbers.
+    stores: Mapping[str, str] = field(default_factory=dict)
 
 
 def biggest_movers(comparison: RequestComparison, n: int) -> list[str]:
@@ -156,6 +161,37 @@ def pair_partner(comparison: RequestComparison, tweet: str) -> str | None:
     return str(candidates["tweet"].iat[0])
 
 
+def _report_stores(workspace: Workspace, settings: ReportSettings) -> dict[str, AttributionStore]:
+    """The workspace's attribution stores of the report's models that were computed with the
+    report's attribution settings: their rows are the numbers the report would compute."""
+    wanted = json.loads(json.dumps(asdict(settings.attribution)))
+    return {
+        model: store
+        for model, store in open_attribution_stores(workspace.attribution_stores).items()
+        if model in settings.models and store.settings == wanted
+    }
+
+
+def _stored_rows(
+    store: AttributionStore,
+    comparison: RequestComparison,
+    methods: tuple[str, ...],
+    reference: str,
+    pair: tuple[str, str] | None,
+) -> pd.DataFrame | None:
+    """The store's rows of the request (or the pair), when it holds all of them."""
+    rows = store.rows(
+        model=store.model, head=FINAL, reference=reference, viewer=comparison.user_id,
+        requests=[comparison.request_id], tweet=pair[0] if pair else None,
+        vs_tweet=pair[1] if pair else None,
+    )  # fmt: skip
+    tweets = {pair[0]} if pair else set(comparison.rows[schema.TWEET_ID].astype(str))
+    held = set(zip(rows["method"], rows[schema.TWEET_ID].astype(str), strict=True))
+    if held != {(m, t) for m in methods for t in tweets}:
+        return None
+    return rows.reset_index(drop=True)
+
+
 def _explain_request(
     workspace: Workspace,
     comparison: RequestComparison,
@@ -165,11 +201,20 @@ def _explain_request(
     *,
     reference: str = "request",
     pair: tuple[str, str] | None = None,
+    stores: Mapping[str, AttributionStore] | None = None,
 ) -> pd.DataFrame:
     frame = comparison.rows.drop(columns=_ADDED, errors="ignore")
     parts = []
     for model in models:
         ranker = workspace.ranker(model)
+        store = (stores or {}).get(model)
+        if store is not None:
+            stored = _stored_rows(
+                store, comparison, resolve_methods(ranker, "all"), reference, pair
+            )
+            if stored is not None:
+                parts.append(stored)
+                continue
         parts.append(
             attribute_frame(
                 ranker,
@@ -191,9 +236,10 @@ def _audit_viewer(
     comparison: RequestComparison,
     settings: ReportSettings,
     cache: AttributionCache | None,
+    stores: Mapping[str, AttributionStore],
 ) -> ViewerAudit:
     attributions = _explain_request(
-        workspace, comparison, settings.models, settings.attribution, cache
+        workspace, comparison, settings.models, settings.attribution, cache, stores=stores
     )
     movers = []
     for tweet in biggest_movers(comparison, settings.movers):
@@ -208,6 +254,7 @@ def _audit_viewer(
             cache,
             reference="pair",
             pair=(tweet, partner),
+            stores=stores,
         )
         movers.append(
             PairExplanation(
@@ -360,6 +407,7 @@ def gather_report(
         surprises = find_surprises(workspace, models=models, settings=settings.surprise)
     by_request = surprises.table.set_index(schema.REQUEST_ID, drop=False)
     methods = {name: resolve_methods(workspace.ranker(name), "all") for name in models}
+    stores = _report_stores(workspace, settings)
     viewers = []
     seen: set[str] = set()
     for index, (selected, comparison) in enumerate(zip(chosen, comparisons, strict=True)):
@@ -374,7 +422,7 @@ def gather_report(
         resolved = SelectedRequest(
             user=comparison.user_id, request=comparison.request_id, surprise=surprise
         )
-        viewers.append(_audit_viewer(workspace, resolved, comparison, settings, cache))
+        viewers.append(_audit_viewer(workspace, resolved, comparison, settings, cache, stores))
     if population is None:
         say("comparing the rankers over the held-out requests")
         population = compare_population(workspace, models=models, settings=settings.compare)
@@ -393,4 +441,5 @@ def gather_report(
         viewers=tuple(viewers),
         importance=importance,
         seed_checks=checks,
+        stores={model: store.root.name for model, store in stores.items()},
     )

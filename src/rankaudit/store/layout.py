@@ -9,7 +9,8 @@ A store is a folder:
     part-00001.parquet        ...
     _done/part-00000.json     a partition's marker: rows, bytes, sha256 and the task's summary,
                               written after its Parquet file; a partition without one is unfinished
-    _staging/                 the input rows routed to partitions (removed when the run ends)
+    _staging/                 the input rows routed to partitions, a few chunk files each
+                              (removed when the run ends)
 
 Rows are partitioned by a hash of the viewer id (`partition_of`), so one viewer's rows, hence
 whole requests, sit in one file: a viewer lookup opens one file, and a request reference never

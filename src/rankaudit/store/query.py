@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import duckdb
 import pandas as pd
@@ -308,6 +308,12 @@ class AttributionStore:
     def model(self) -> str:
         """The model the store explains."""
         return str(self.store.manifest.job.get("model", ""))
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The attribution settings the store was computed with (as `asdict` gives them)."""
+        settings = self.store.manifest.job.get("settings", {})
+        return dict(settings) if isinstance(settings, Mapping) else {}
 
     @property
     def label(self) -> str:

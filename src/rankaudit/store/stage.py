@@ -1,9 +1,10 @@
 """Route input rows to partitions before a partitioned run (`_staging/` of a store).
 
 One streaming pass over the input (a log, or a selection of it) routes each row to its viewer's
-partition: rows are buffered in memory (256 MiB by default) and, past that, the largest
-partition's buffered rows are written out as its next chunk file, so memory stays bounded and
-one file is open at a time however many partitions there are. Every unit of work later reads
+partition: input batches are buffered in memory (256 MiB by default) and, past that, spilled:
+sorted by partition and written as one chunk file per partition, so memory stays bounded, one
+file is open at a time, and a partition has one chunk per spill however many partitions there
+are. Every unit of work later reads
 whole requests from its partition's few chunk files, whichever engine runs it. Staging is atomic as a whole: its files are renamed into
 place and `_staging/_complete.json` (with the input's fingerprint) is written last, so a run
 killed while staging stages again from scratch.
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,8 +33,9 @@ from rankaudit.store.layout import (
 __all__ = ["StagedInput", "arrow_table", "read_staged", "stage_rows", "staged_input"]
 
 _COMPLETE = "_complete.json"
-#: Staged rows held in memory before the largest partition's are written out (Arrow bytes).
+#: Input rows held in memory before they are spilled to partitions' chunks (Arrow bytes).
 STAGING_BUFFER_BYTES = 256 * 1024 * 1024
+_PARTITION = "__partition"
 
 
 def arrow_table(frame: pd.DataFrame) -> pa.Table:
@@ -89,38 +92,42 @@ def staged_input(root: Path, partitions: int, fingerprint: str) -> StagedInput |
 
 
 class _Buffers:
-    """Rows per partition held in memory up to `limit` bytes in all; past it the largest
-    partition's rows are written out as its next chunk file. One file is open at a time, so
-    thousands of partitions need no more file handles than one, and memory stays bounded."""
+    """Input rows held in memory, whole batches tagged with their partition, up to `limit`
+    bytes; then the buffered rows are sorted by partition (stably: input order is kept) and
+    each partition's rows written as its chunk of this spill. So memory stays bounded, one file
+    is open at a time, and a partition has one chunk per spill (a few), whatever the count of
+    partitions."""
 
     def __init__(self, directory: Path, limit: int) -> None:
         self.directory = directory
         self.limit = limit
-        self.tables: dict[int, list[pa.Table]] = {}
-        self.sizes: dict[int, int] = {}
-        self.chunks: dict[int, int] = {}
+        self.tables: list[pa.Table] = []
         self.total = 0
+        self.spills = 0
 
-    def add(self, index: int, table: pa.Table) -> None:
-        self.tables.setdefault(index, []).append(table)
-        self.sizes[index] = self.sizes.get(index, 0) + table.nbytes
+    def add(self, table: pa.Table) -> None:
+        self.tables.append(table)
         self.total += table.nbytes
-        while self.total > self.limit:
-            self.flush(max(self.sizes, key=lambda i: (self.sizes[i], -i)))
+        if self.total >= self.limit:
+            self.spill()
 
-    def flush(self, index: int) -> None:
-        tables = self.tables.pop(index)
-        self.total -= self.sizes.pop(index)
-        number = self.chunks.get(index, 0)
-        self.chunks[index] = number + 1
-        folder = self.directory / f"part-{index:05d}"
-        folder.mkdir(exist_ok=True)
-        table = pa.concat_tables(tables, promote_options="default")
-        pq.write_table(table, folder / f"chunk-{number:05d}.parquet", compression="lz4")
-
-    def flush_all(self) -> None:
-        for index in sorted(self.tables):
-            self.flush(index)
+    def spill(self) -> None:
+        if not self.tables:
+            return
+        table = pa.concat_tables(self.tables, promote_options="default")
+        self.tables, self.total = [], 0
+        parts = table.column(_PARTITION).to_numpy()
+        order = np.argsort(parts, kind="stable")
+        table = table.take(pa.array(order)).drop_columns([_PARTITION])
+        parts = parts[order]
+        starts = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
+        stops = np.r_[starts[1:], len(parts)]
+        for start, stop in zip(starts, stops, strict=True):
+            folder = self.directory / f"part-{int(parts[start]):05d}"
+            folder.mkdir(exist_ok=True)
+            piece = table.slice(int(start), int(stop - start))
+            pq.write_table(piece, folder / f"chunk-{self.spills:05d}.parquet", compression="lz4")
+        self.spills += 1
 
 
 def stage_rows(
@@ -144,11 +151,11 @@ def stage_rows(
             if frame.empty:
                 continue
             buckets = partition_of(frame[schema.USER_ID], partitions)
-            for index, piece in frame.groupby(buckets, sort=True):
-                key = int(index)  # type: ignore[call-overload]
-                buffers.add(key, arrow_table(piece.reset_index(drop=True)))
-                rows[key] = rows.get(key, 0) + len(piece)
-        buffers.flush_all()
+            table = arrow_table(frame.reset_index(drop=True))
+            buffers.add(table.append_column(_PARTITION, pa.array(buckets, pa.int64())))
+            for index, count in zip(*np.unique(buckets, return_counts=True), strict=True):
+                rows[int(index)] = rows.get(int(index), 0) + int(count)
+        buffers.spill()
     except OSError as exc:
         raise InputFileError(
             f"{directory}: cannot stage the input ({exc.strerror or exc})"

@@ -1,0 +1,64 @@
+"""Reports read the viewers' request-reference attributions from the workspace's attribution
+stores when those were computed with the report's settings: the same numbers, not recomputed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rankaudit.report.gather as gather
+from rankaudit.attribution import plan_attribution, run_attribution
+from rankaudit.report import build_report
+from rankaudit.workspace import load_workspace
+from tests.report.conftest import BUG_REQUEST, fast_settings
+from tests.store.conftest import demo_workspace
+
+
+def test_a_report_reads_matching_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = fast_settings(importance_rows=20, movers=1)
+    plain = load_workspace(demo_workspace(tmp_path))
+    for model in ("baseline", "deep"):
+        plan = plan_attribution(
+            plain, model, method="all", reference="request", request=BUG_REQUEST,
+            heads=["score"], out=tmp_path / f"store-{model}", settings=settings.attribution,
+        )  # fmt: skip
+        run_attribution(plan)
+    # A store computed with other settings is not read.
+    other = plan_attribution(
+        plain, "deep", method="all", reference="request", request=BUG_REQUEST,
+        heads=["score"], out=tmp_path / "store-other",
+    )  # fmt: skip
+    run_attribution(other)
+    stored = load_workspace(
+        demo_workspace(tmp_path / "w", attributions=["../store-baseline", "../store-deep"])
+    )
+    mismatched = load_workspace(
+        demo_workspace(tmp_path / "m", attributions=["../store-baseline", "../store-other"])
+    )
+
+    calls: list[tuple[str, int]] = []
+    real = gather.attribute_frame
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append((kwargs["reference"], kwargs["settings"].seed))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gather, "attribute_frame", spy)
+    documents = {}
+    for name, workspace in (("plain", plain), ("stored", stored), ("mismatched", mismatched)):
+        calls.clear()
+        report = build_report(workspace, requests=[BUG_REQUEST], settings=settings)
+        documents[name] = json.loads(report.json())
+        computed = calls.count(("request", settings.seed))  # the seed check uses seed + 1
+        assert computed == {"plain": 2, "stored": 0, "mismatched": 1}[name], name
+    manifests = {n: d["manifest"]["attribution"].pop("stores") for n, d in documents.items()}
+    assert manifests == {
+        "plain": {},
+        "stored": {"baseline": "store-baseline", "deep": "store-deep"},
+        "mismatched": {"baseline": "store-baseline"},
+    }
+    assert documents["stored"]["viewers"] == documents["plain"]["viewers"]
+    assert documents["mismatched"]["viewers"] == documents["plain"]["viewers"]

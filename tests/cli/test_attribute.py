@@ -102,7 +102,7 @@ def test_bad_inputs_give_one_line_and_no_file(tmp_path: Path) -> None:
         "bad ig cap": (["--model", "deep", "--ig-max-steps", "0", "--request", request], "'ig_max_steps' parameter"),
         "unknown engine": (["--model", "deep", "--request", request, "--engine", "spark"], "unknown engine 'spark'"),
         "no partitions": (["--model", "deep", "--request", request, "--partitions", "0"], "'partitions' option"),
-        "workers locally": (["--model", "deep", "--request", request, "--num-workers", "2"], "apply to --engine ray only"),
+        "address locally": (["--model", "deep", "--request", request, "--address", "127.0.0.1:6379"], "--address applies to --engine ray only"),
         "pair across requests": (
             ["--model", "deep", "--reference", "pair", "--user", two, "--tweet", first_tweet, "--vs-tweet", elsewhere],
             "not served in the same request",

@@ -135,7 +135,7 @@ def test_another_run_into_the_same_store_is_refused(workspace: Workspace, tmp_pa
         (("--store", "{tmp}/s", "--partitions", "0"), "'partitions' parameter"),
         (("--store", "{tmp}/file.txt"), "is a file"),
         (("--partitions", "2"), "--partitions applies to a partitioned run"),
-        (("--address", "localhost:6379"), "--address and --num-workers apply to --engine ray"),
+        (("--address", "localhost:6379"), "--address applies to --engine ray only"),
         (("--user", "u1", "--store", "{tmp}/s"), "apply to the population comparison"),
         (("--request", "r1", "--engine", "ray"), "apply to the population comparison"),
     ],

@@ -130,7 +130,8 @@ def test_a_killed_run_recomputes_only_the_lost_partition(tmp_path: Path) -> None
         (("--work-dir", "{tmp}/w", "--partitions", "0"), "'partitions' parameter"),
         (("--work-dir", "{tmp}/file.txt"), "is a file"),
         (("--partitions", "2"), "--partitions applies to a partitioned run"),
-        (("--num-workers", "2"), "--address and --num-workers apply to --engine ray"),
+        (("--num-workers", "2"), "--num-workers applies to a partitioned run"),
+        (("--address", "localhost:6379"), "--address applies to --engine ray only"),
     ],
 )
 def test_bad_engine_options_give_one_line(

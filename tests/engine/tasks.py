@@ -3,6 +3,7 @@ setup and its partitions ran (one file per call, named by process id)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -12,7 +13,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from rankaudit.engine import PartitionTask
+from rankaudit.engine import Engine, PartitionedRun, PartitionTask, run_partitioned
 from rankaudit.errors import ModelLoadError, SchemaError
 
 
@@ -64,3 +65,20 @@ def echo_log(users: int = 12, rows_per_user: int = 3) -> pd.DataFrame:
 def traces(trace: Path, what: str) -> list[int]:
     """The process ids of every `what` call ("setup" or "partition") traced in `trace`."""
     return sorted(int(p.name.split("-")[1]) for p in trace.glob(f"{what}-*"))
+
+
+def digests(root: Path) -> dict[str, str]:
+    """sha256 of every file of a store (partitions, markers, manifest), by relative path."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def run_echo(root: Path, task: EchoTask, engine: Engine) -> PartitionedRun:
+    """`task` over `echo_log()` into `root`, in four partitions."""
+    return run_partitioned(
+        task, root, frames=lambda: [echo_log()], input_fingerprint="echo", partitions=4,
+        engine=engine,
+    )  # fmt: skip

@@ -3,7 +3,6 @@ finished partitions kept, and a clear line when Ray is missing or its cluster un
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import sys
 from pathlib import Path
@@ -14,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from rankaudit.cli import app
-from rankaudit.engine import Engine, LocalEngine, PartitionedRun, make_engine, run_partitioned
+from rankaudit.engine import LocalEngine, make_engine
 from rankaudit.errors import ModelLoadError, ParameterError, SchemaError
 from rankaudit.store.layout import finished_partitions, partition_of
-from tests.engine.tasks import EchoTask, echo_log, traces
+from tests.engine.tasks import EchoTask, digests, run_echo, traces
 
 pytestmark = [
     # One worker runs them all under `pytest -n 2 --dist loadgroup`, on the session's cluster.
@@ -29,15 +28,6 @@ runner = CliRunner()
 INSTALL_LINE = "error: --engine ray needs Ray: pip install 'rankaudit[ray]'"
 
 
-def digests(root: Path) -> dict[str, str]:
-    """sha256 of every file of a store (partitions, markers, manifest), by relative path."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 def attribute(workspace: Path, out: Path, *args: str) -> tuple[int, str, str]:
     result = runner.invoke(
         app,
@@ -46,14 +36,6 @@ def attribute(workspace: Path, out: Path, *args: str) -> tuple[int, str, str]:
         env={"COLUMNS": "200"},
     )  # fmt: skip
     return result.exit_code, result.stdout, result.stderr
-
-
-def run_echo(root: Path, task: EchoTask, engine: Engine) -> PartitionedRun:
-    """`task` over `echo_log()` into `root`, in four partitions."""
-    return run_partitioned(
-        task, root, frames=lambda: [echo_log()], input_fingerprint="echo", partitions=4,
-        engine=engine,
-    )  # fmt: skip
 
 
 @pytest.mark.slow

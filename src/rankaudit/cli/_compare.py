@@ -131,8 +131,9 @@ def compare(
             "--engine, --address, --num-workers, --partitions and --store apply to the "
             "population comparison; drop them or drop --user/--request"
         )
-    if partitions is not None and not batch:
-        raise ParameterError("--partitions applies to a partitioned run: add --store DIR")
+    if (partitions is not None or num_workers is not None) and not batch:
+        option = "--partitions" if partitions is not None else "--num-workers"
+        raise ParameterError(f"{option} applies to a partitioned run: add --store DIR")
 
     settings = CompareSettings(
         k=tuple(k) if k else (5, 10),

@@ -114,8 +114,9 @@ def _engine_options(
 
     runner = make_engine(engine, address=address, num_workers=num_workers)
     if engine == "local" and work_dir is None:
-        if partitions is not None:
-            raise ParameterError("--partitions applies to a partitioned run: add --work-dir DIR")
+        if partitions is not None or num_workers is not None:
+            option = "--partitions" if partitions is not None else "--num-workers"
+            raise ParameterError(f"{option} applies to a partitioned run: add --work-dir DIR")
         return {}
     return {"engine": runner, "work_dir": work_dir, "partitions": partitions}
 

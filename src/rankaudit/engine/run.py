@@ -10,9 +10,9 @@
 4. the engine runs `process_partition` on every unfinished partition;
 5. the manifest is marked complete and the staging removed.
 
-Engines: `LocalEngine` (in this process, partition after partition; torch uses every core) and
+Engines: `LocalEngine` (`rankaudit.engine.local`: single-threaded workers on this machine) and
 `RayEngine` (`rankaudit.engine.ray_engine`, a Ray Data actor pool). Both call the same
-`process_partition`, so their outputs are the same bytes.
+`process_partition` on one thread per partition, so their outputs are the same bytes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from typing import Any, Protocol
 import pandas as pd
 import pyarrow.parquet as pq
 
-from rankaudit.engine.task import PartitionTask, process_partition
+from rankaudit.engine.local import LocalEngine
+from rankaudit.engine.task import PartitionTask
 from rankaudit.errors import InputFileError, ParameterError
 from rankaudit.store.layout import (
     MANIFEST,
@@ -62,28 +63,10 @@ class Engine(Protocol):
     ) -> None: ...
 
 
-@dataclass(frozen=True)
-class LocalEngine:
-    """In this process, one partition after another (torch parallelises within a batch)."""
-
-    name: str = "local"
-
-    def run(
-        self,
-        task: PartitionTask,
-        staged: StagedInput,
-        root: Path,
-        todo: Sequence[int],
-        done: Callable[[PartitionMarker], None],
-    ) -> None:
-        task.setup()
-        for index in todo:
-            done(process_partition(task, staged, root, index))
-
-
 def make_engine(name: str, *, address: str | None = None, num_workers: int | None = None) -> Engine:
-    """The engine called `name`; `address` and `num_workers` are Ray's. Raises
-    ParameterError for an unknown engine, options that do not apply, or Ray missing."""
+    """The engine called `name` with `num_workers` workers (default: one per CPU); `address`
+    is Ray's. Raises ParameterError for an unknown engine, an address for the local engine, or
+    Ray missing."""
     if name not in ENGINES:
         raise ParameterError(f"unknown engine {name!r}; valid: {', '.join(ENGINES)}")
     if num_workers is not None and (isinstance(num_workers, bool) or num_workers < 1):
@@ -91,9 +74,9 @@ def make_engine(name: str, *, address: str | None = None, num_workers: int | Non
             f"The 'num-workers' option must be an int >= 1. Got {num_workers!r} instead."
         )
     if name == "local":
-        if address is not None or num_workers is not None:
-            raise ParameterError("--address and --num-workers apply to --engine ray only")
-        return LocalEngine()
+        if address is not None:
+            raise ParameterError("--address applies to --engine ray only")
+        return LocalEngine(workers=num_workers)
     from rankaudit.engine.ray_engine import RayEngine
 
     ray_engine: Engine = RayEngine(address=address, num_workers=num_workers)

@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/engine_scale.py --workspace bench-out/w20k [--engine local|ray]
-        [--num-workers 2] [--partition-rows 1000] [--explain 2] [--out bench-out/scale]
+        [--num-workers 2] [--partition-rows 1000] [--explain 4] [--out bench-out/scale]
 
 The job is the issue's: IG + deep SHAP on the deep ranker and tree SHAP on the LightGBM
 baseline, request reference, every head and the final score, default settings. A whole
@@ -12,8 +12,9 @@ script measures what bounds a whole run and extrapolates only the arithmetic:
 1. staging the WHOLE log by viewer partition (one streaming pass): wall time, rows/s, and
    peak RSS of the process tree;
 2. explaining the first `--explain` partitions (about `--partition-rows` rows each) with both
-   tasks on the chosen engine: wall time, tweets/s, peak RSS of the process tree (driver plus
-   Ray workers);
+   tasks on the chosen engine and `--num-workers` single-threaded workers: wall time (with the
+   start of the workers, and of the Ray cluster), tweets/s, peak RSS of the process tree
+   (driver plus workers);
 3. the estimated wall time of the whole log at that throughput.
 
 Peak RSS is sampled every 50 ms from /proc over this process and its descendants, reset
@@ -37,10 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-import torch
 
 from rankaudit.attribution.batch import _log_frames, plan_attribution
-from rankaudit.engine import LocalEngine, make_engine
+from rankaudit.engine import make_engine
 from rankaudit.store import stage_rows
 from rankaudit.store.layout import PartitionMarker
 from rankaudit.workspace import load_workspace
@@ -101,12 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
     parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument("--partition-rows", type=int, default=1000)
-    parser.add_argument("--explain", type=int, default=2, help="partitions explained per task")
+    parser.add_argument("--explain", type=int, default=4, help="partitions explained per task")
     parser.add_argument("--out", type=Path, default=Path("bench-out/scale"))
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (local)")
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
 
     workspace = load_workspace(args.workspace)
     rows = sum(pq.ParquetFile(p).metadata.num_rows for p in workspace.logs.files)
@@ -122,11 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         staging_s = time.perf_counter() - started
     todo = sorted(staged.rows)[: args.explain]
     tweets = sum(staged.rows[i] for i in todo)
-    engine = (
-        LocalEngine()
-        if args.engine == "local"
-        else make_engine("ray", num_workers=args.num_workers)
-    )
+    engine = make_engine(args.engine, num_workers=args.num_workers)
     plans = {
         "deep (IG + deep SHAP)": plan_attribution(
             workspace, "deep", method="all", reference="request", out=out / "deep"
@@ -160,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "workspace": str(args.workspace),
         "rows": rows,
         "engine": args.engine,
-        "num_workers": args.num_workers if args.engine == "ray" else None,
-        "torch_threads": torch.get_num_threads(),
+        "num_workers": args.num_workers,
         "partitions": partitions,
         "staging": {
             "seconds": round(staging_s, 2),

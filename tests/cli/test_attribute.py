@@ -152,3 +152,17 @@ def test_a_sample_is_explained_in_viewer_partitions(tmp_path: Path) -> None:
         viewers = part["user_id"].tolist()
         assert viewers == sorted(viewers)  # sorted by viewer: lookups prune row groups
     assert f"{len(expected)} tweets explained in 3 partition(s)" in stdout
+
+
+def test_the_global_reference_for_every_model(tmp_path: Path) -> None:
+    """The job of a global-reference run fingerprints its background with the model's columns
+    (a tree model and a torch model alike)."""
+    request, _, tweets = _first_request()
+    for model in ("baseline", "deep"):
+        out = tmp_path / model
+        code, _, err = invoke("--model", model, "--reference", "global", "--heads", "score",
+                              "--request", request, "--out", str(out))  # fmt: skip
+        assert code == 0, err
+        frame = pd.read_parquet(out)
+        assert set(frame["tweet_id"]) == set(tweets)
+        assert set(frame["reference"]) == {"global"}

@@ -19,10 +19,10 @@ from rankaudit.drift import (
     profile_model,
     read_profile,
     request_sums,
-    torch_threads,
 )
 from rankaudit.errors import InputFileError, NotFoundError, ParameterError
 from rankaudit.importance import importance_table, sample_requests
+from rankaudit.models.threads import torch_threads
 from rankaudit.workspace import load_workspace
 from tests.drift.conftest import SHARES, synthetic_profile, synthetic_sums
 

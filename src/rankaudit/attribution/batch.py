@@ -9,7 +9,6 @@ by pandas, DuckDB or `rankaudit.store.query`.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -34,7 +33,7 @@ from rankaudit.data import schema
 from rankaudit.data.readers import prepare, read_timelines
 from rankaudit.engine import Engine, PartitionTask, run_partitioned
 from rankaudit.errors import AttributionError, NotFoundError
-from rankaudit.models import ModelConfig, load_ranker
+from rankaudit.models import ModelConfig, cached_ranker
 from rankaudit.store import default_partitions
 from rankaudit.workspace import Workspace
 
@@ -66,11 +65,6 @@ def _whole_requests(frame: pd.DataFrame, rows: int = BATCH_ROWS) -> Iterator[pd.
             begin = int(start)
     if begin < len(frame):
         yield frame.iloc[begin:].reset_index(drop=True)
-
-
-@functools.lru_cache(maxsize=8)
-def _load(config: ModelConfig) -> Any:
-    return load_ranker(config)
 
 
 def _completeness_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -114,10 +108,12 @@ class AttributeTask(PartitionTask):
     background: pd.DataFrame | None = None
 
     def setup(self) -> None:
-        _load(self.config)
+        cached_ranker(self.config)
 
     def job(self) -> dict[str, Any]:
-        features = list(_load(self.config).features) if self.background is not None else []
+        features = (
+            list(cached_ranker(self.config).required_columns) if self.background is not None else []
+        )
         return {
             "model": self.config.name,
             "model_fingerprint": self.model_fingerprint,
@@ -131,7 +127,7 @@ class AttributeTask(PartitionTask):
         }
 
     def pieces(self, rows: pd.DataFrame) -> Iterator[tuple[pd.DataFrame, Mapping[str, Any]]]:
-        ranker = _load(self.config)
+        ranker = cached_ranker(self.config)
         for frame in _whole_requests(rows):
             result = attribute_frame(
                 ranker, frame, methods=self.methods, reference=self.reference, heads=self.heads,

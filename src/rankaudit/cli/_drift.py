@@ -122,7 +122,8 @@ def _engine_options(
 
 
 def _profile(workspace: Workspace, model: str, threads: int, **options: Any) -> DriftProfile:
-    from rankaudit.drift import profile_model, torch_threads
+    from rankaudit.drift import profile_model
+    from rankaudit.models.threads import torch_threads
 
     with torch_threads(threads), rows_progress("profiling") as (set_total, advance):
         return profile_model(workspace, model, on_sample=set_total, progress=advance, **options)

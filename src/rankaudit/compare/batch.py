@@ -15,7 +15,6 @@ requests, then `score_a` ... `negative` and the head probabilities `a_p_<head>`,
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,8 +36,7 @@ from rankaudit.compare.settings import DEFAULT_MODELS, Scope, check_models
 from rankaudit.data import schema
 from rankaudit.engine import Engine, PartitionTask, run_partitioned
 from rankaudit.errors import InputFileError
-from rankaudit.models import ModelConfig, load_ranker
-from rankaudit.models.base import Ranker
+from rankaudit.models import ModelConfig, cached_ranker
 from rankaudit.store import default_partitions, part_path, read_manifest
 from rankaudit.workspace import Workspace
 
@@ -47,12 +45,6 @@ __all__ = ["LOG_ROW", "CompareTask", "ComparisonRun", "read_scored", "run_compar
 #: The column holding each row's ordinal in the rows in scope: reading a store back sorts by
 #: it, restoring the in-memory order.
 LOG_ROW = "log_row"
-
-
-@functools.lru_cache(maxsize=8)
-def _load(config: ModelConfig) -> Ranker:
-    ranker: Ranker = load_ranker(config)
-    return ranker
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +62,7 @@ class CompareTask(PartitionTask):
 
     def setup(self) -> None:
         for config in self.models:
-            _load(config)
+            cached_ranker(config)
 
     def job(self) -> dict[str, Any]:
         return {
@@ -82,7 +74,7 @@ class CompareTask(PartitionTask):
         }
 
     def pieces(self, rows: pd.DataFrame) -> Iterator[tuple[pd.DataFrame, Mapping[str, Any]]]:
-        rankers = (_load(self.models[0]), _load(self.models[1]))
+        rankers = (cached_ranker(self.models[0]), cached_ranker(self.models[1]))
         names = (self.models[0].name, self.models[1].name)
         scored = score_requests(rows, rankers, dict(self.heads), models=names)
         yield scored.to_frame(self.columns), {"requests": scored.n_requests}

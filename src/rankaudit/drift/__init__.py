@@ -25,7 +25,6 @@ from rankaudit.drift.profile import (
     profile_model,
     read_profile,
     request_sums,
-    torch_threads,
 )
 from rankaudit.drift.report import junit_xml, markdown_summary, write_text
 from rankaudit.drift.rules import DEFAULT_RULES, RULE_NAMES, DriftRules, load_rules
@@ -54,6 +53,5 @@ __all__ = [
     "profile_model",
     "read_profile",
     "request_sums",
-    "torch_threads",
     "write_text",
 ]

@@ -11,7 +11,6 @@ its rows' completeness errors. `read_request_sums` reads them back as the `Reque
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,20 +31,13 @@ from rankaudit.drift.profile import (
 )
 from rankaudit.engine import Engine, PartitionedRun, PartitionTask, run_partitioned
 from rankaudit.errors import InputFileError, ParameterError
-from rankaudit.models import ModelConfig, load_ranker
+from rankaudit.models import ModelConfig, cached_ranker
 from rankaudit.store import default_partitions, part_path, read_manifest
 
 if TYPE_CHECKING:
-    from rankaudit.models.base import Ranker
     from rankaudit.workspace import Workspace
 
 __all__ = ["RequestSumsTask", "read_request_sums", "run_request_sums"]
-
-
-@functools.lru_cache(maxsize=8)
-def _load(config: ModelConfig) -> Ranker:
-    ranker: Ranker = load_ranker(config)
-    return ranker
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,10 +56,10 @@ class RequestSumsTask(PartitionTask):
     background: pd.DataFrame | None = None
 
     def setup(self) -> None:
-        _load(self.config)
+        cached_ranker(self.config)
 
     def job(self) -> dict[str, Any]:
-        features = list(_load(self.config).feature_names)
+        features = list(cached_ranker(self.config).required_columns)
         return {
             "model": self.config.name,
             "model_fingerprint": self.model_fingerprint,
@@ -80,7 +72,7 @@ class RequestSumsTask(PartitionTask):
 
     def pieces(self, rows: pd.DataFrame) -> Iterator[tuple[pd.DataFrame, Mapping[str, Any]]]:
         sums = explain_requests(
-            _load(self.config), rows, method=self.method, reference=self.reference,
+            cached_ranker(self.config), rows, method=self.method, reference=self.reference,
             heads=self.heads, settings=self.settings, background=self.background,
         )  # fmt: skip
         yield sums.to_frame(), {"requests": len(sums.requests)}

@@ -17,7 +17,6 @@ A profile is built in three steps, each usable alone:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import tempfile
@@ -58,7 +57,6 @@ __all__ = [
     "profile_model",
     "read_profile",
     "request_sums",
-    "torch_threads",
 ]
 
 PROFILE_FORMAT = "rankaudit-drift-profile"
@@ -351,31 +349,6 @@ def profile_background(
     if reference != "global":
         return None
     return background_sample(workspace, settings.background_size, settings.seed)
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with `threads` torch intra-op threads (None: leave torch as it is).
-
-    Drift profiles explain one request at a time (~25 rows x 8 baselines x 8 path points):
-    operations too small to share across threads. On the 2-core development machine, busy with
-    other jobs, two threads took far longer than one (benchmarks/drift_check_speed.py).
-    """
-    if threads is None:
-        yield
-        return
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ParameterError(
-            f"The 'threads' parameter must be an int >= 1. Got {threads!r} instead."
-        )
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _sig(value: float) -> float:

@@ -10,41 +10,26 @@ left, the work runs in this process.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from rankaudit.engine.task import PartitionTask, process_partition
+from rankaudit.models.threads import torch_threads
 from rankaudit.store.layout import PartitionMarker
 from rankaudit.store.stage import StagedInput
 
-__all__ = ["LocalEngine", "single_thread"]
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """torch (when installed) on one intra-op thread within the block."""
-    try:
-        import torch
-    except ImportError:  # a task without torch models
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+__all__ = ["LocalEngine"]
 
 
 def _start_worker() -> None:
+    """A worker process computes on one thread for its whole life."""
     try:
         import torch
-    except ImportError:
+    except ImportError:  # rankers without torch
         return
     torch.set_num_threads(1)
 
@@ -75,7 +60,7 @@ class LocalEngine:
     ) -> None:
         workers = min(self.workers or os.cpu_count() or 1, len(todo))
         if workers <= 1:
-            with single_thread():
+            with torch_threads(1):
                 task.setup()
                 for index in todo:
                     done(process_partition(task, staged, root, index))

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 
 from rankaudit.models.base import ModelConfig, Ranker
 from rankaudit.models.linear import save_linear
-from rankaudit.models.registry import available_kinds, load_ranker, register_adapter
+from rankaudit.models.registry import (
+    available_kinds,
+    cached_ranker,
+    load_ranker,
+    register_adapter,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -21,6 +26,7 @@ __all__ = [
     "ModelConfig",
     "Ranker",
     "available_kinds",
+    "cached_ranker",
     "load_ranker",
     "register_adapter",
     "save_builtin_torch",

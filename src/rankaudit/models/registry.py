@@ -7,6 +7,7 @@ pays for importing torch.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import cast
 
@@ -122,3 +123,10 @@ _RANKER_MEMBERS = (
     "score",
     "head_scores",
 )
+
+
+@functools.lru_cache(maxsize=8)
+def cached_ranker(config: ModelConfig) -> Ranker:
+    """`load_ranker`, once per process and config: the models of a batch run's worker, loaded
+    by its task's `setup` and reused for every partition."""
+    return load_ranker(config)

@@ -7,9 +7,8 @@ from one build to the next.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from torch.nn import functional
 from rankaudit.data import schema
 from rankaudit.data.spec import FeatureSpec
 from rankaudit.models.base import write_atomic
+from rankaudit.models.threads import torch_threads
 from rankaudit.models.torch_nets import build_builtin
 from rankaudit.models.torch_ranker import encode_features, save_builtin_torch
 
@@ -89,17 +89,6 @@ def train_baseline(
     )
 
 
-@contextlib.contextmanager
-def _single_thread() -> Iterator[None]:
-    # One thread makes float reductions run in one fixed order: identical weights on any machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_deep(
     frame: pd.DataFrame,
     spec: FeatureSpec,
@@ -133,7 +122,7 @@ def train_deep(
         "std": [round(float(v), 8) for v in std],
     }
     labels = [schema.label_column(h) for h in heads]
-    with _single_thread():
+    with torch_threads(1):  # one reduction order: identical weights on any machine
         torch.manual_seed(seed)
         module = build_builtin("multitask", hyperparameters)
         x_num, x_cat = encode_features(train, numeric, vocabularies)

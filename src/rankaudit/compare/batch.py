@@ -35,9 +35,9 @@ from rankaudit.compare.segments import segment_columns
 from rankaudit.compare.settings import DEFAULT_MODELS, Scope, check_models
 from rankaudit.data import schema
 from rankaudit.engine import Engine, PartitionTask, run_partitioned
-from rankaudit.errors import InputFileError
 from rankaudit.models import ModelConfig, cached_ranker
-from rankaudit.store import default_partitions, part_path, read_manifest
+from rankaudit.store import default_partitions
+from rankaudit.store.layout import complete_store
 from rankaudit.workspace import Workspace
 
 __all__ = ["LOG_ROW", "CompareTask", "ComparisonRun", "read_scored", "run_comparisons"]
@@ -157,17 +157,14 @@ def read_scored(out: Path) -> ScoredRequests:
     """The ScoredRequests of a complete comparisons store, rows in log order (`log_row`).
     Reads only the columns a summary needs (not the stored positions, which are recomputed
     from the scores). Raises InputFileError for a folder that is not a complete store."""
-    manifest = read_manifest(out)
-    if manifest is None or manifest.kind != CompareTask.kind:
-        raise InputFileError(f"{out}: not a comparisons store; write one with rankaudit compare")
-    if not manifest.complete:
-        raise InputFileError(f"{out}: the comparisons store is unfinished; run the command again")
-    files = [
-        str(part_path(out, i)) for i in range(manifest.partitions) if part_path(out, i).is_file()
-    ]
+    manifest, files = complete_store(out, CompareTask.kind, "rankaudit compare --store")
     scores = ("score_a", "score_b")
     columns = [c for c in manifest.columns if c not in ADDED_COLUMNS or c in scores]
-    table = ds.dataset(files, format="parquet").to_table(columns=columns).sort_by(LOG_ROW)
+    table = (
+        ds.dataset([str(f) for f in files], format="parquet")
+        .to_table(columns=columns)
+        .sort_by(LOG_ROW)
+    )
     frame = table.to_pandas().drop(columns=LOG_ROW)
     job = manifest.job
     a, b = job["models"]

@@ -30,9 +30,10 @@ from rankaudit.drift.profile import (
     profile_background,
 )
 from rankaudit.engine import Engine, PartitionedRun, PartitionTask, run_partitioned
-from rankaudit.errors import InputFileError, ParameterError
+from rankaudit.errors import ParameterError
 from rankaudit.models import ModelConfig, cached_ranker
-from rankaudit.store import default_partitions, part_path, read_manifest
+from rankaudit.store import default_partitions
+from rankaudit.store.layout import complete_store
 
 if TYPE_CHECKING:
     from rankaudit.workspace import Workspace
@@ -122,13 +123,8 @@ def run_request_sums(
 def read_request_sums(out: Path) -> RequestSums:
     """The RequestSums of a complete request-sums store. Raises InputFileError for a folder
     that is not one."""
-    manifest = read_manifest(out)
-    if manifest is None or manifest.kind != RequestSumsTask.kind:
-        raise InputFileError(f"{out}: not a request-sums store; write one with drift profile")
-    if not manifest.complete:
-        raise InputFileError(f"{out}: the request-sums store is unfinished; run it again")
-    files = [
-        str(part_path(out, i)) for i in range(manifest.partitions) if part_path(out, i).is_file()
-    ]
-    frame = ds.dataset(files, format="parquet").to_table().to_pandas()
+    manifest, files = complete_store(
+        out, RequestSumsTask.kind, "rankaudit drift profile --work-dir"
+    )
+    frame = ds.dataset([str(f) for f in files], format="parquet").to_table().to_pandas()
     return RequestSums.from_frame(frame, heads=[str(h) for h in manifest.job["heads"]])

@@ -45,6 +45,7 @@ __all__ = [
     "Manifest",
     "PartitionMarker",
     "atomic_path",
+    "complete_store",
     "default_partitions",
     "finished_partitions",
     "marker_path",
@@ -257,3 +258,16 @@ def finished_partitions(root: Path, partitions: int) -> dict[int, PartitionMarke
             )
         done[index] = marker
     return done
+
+
+def complete_store(root: Path, kind: str, writer: str) -> tuple[Manifest, list[Path]]:
+    """The manifest and partition files of the finished store of `kind` at `root`. Raises
+    InputFileError when `root` holds no such store, or an unfinished one (`writer`: the
+    command that writes it, for the message)."""
+    manifest = read_manifest(root)
+    if manifest is None or manifest.kind != kind:
+        raise InputFileError(f"{root}: not a store of {kind}; write one with {writer}")
+    if not manifest.complete:
+        raise InputFileError(f"{root}: the store of {kind} is unfinished; run {writer} again")
+    files = [part_path(root, i) for i in range(manifest.partitions) if part_path(root, i).is_file()]
+    return manifest, files

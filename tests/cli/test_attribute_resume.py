@@ -5,7 +5,9 @@ with one line and is left as it is."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -71,12 +73,12 @@ def test_a_killed_run_resumes_to_the_same_files(
 
     process = subprocess.Popen(
         [sys.executable, "-m", "rankaudit", *_args(workspace, killed)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(killed.glob("_done/*.json"))) < 2:
         time.sleep(0.01)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)  # the command and its worker processes
     process.wait()
     finished = len(list(killed.glob("_done/*.json")))
     assert 2 <= finished < PARTITIONS, "the run must be killed midway"
@@ -87,6 +89,24 @@ def test_a_killed_run_resumes_to_the_same_files(
     assert f"{finished} finished by an earlier run" in result.stdout
     assert _files(killed) == expected
     assert pd.read_parquet(killed).equals(pd.read_parquet(full))
+
+
+def test_killing_the_command_alone_stops_its_workers(workspace: Path, tmp_path: Path) -> None:
+    """Worker processes die with the command (no orphan finishing partitions afterwards)."""
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rankaudit", *_args(workspace, out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob("_done/*.json")):
+        time.sleep(0.01)
+    process.kill()  # the command only, not its process group
+    process.wait()
+    time.sleep(0.5)
+    settled = len(list(out.glob("_done/*.json")))
+    time.sleep(3)  # a surviving worker would finish a partition (about 1 s each) meanwhile
+    assert len(list(out.glob("_done/*.json"))) == settled < PARTITIONS
 
 
 def test_a_corrupt_finished_partition_stops_a_resumed_run(

@@ -207,11 +207,10 @@ def _explain_request(
     parts = []
     for model in models:
         ranker = workspace.ranker(model)
+        methods = resolve_methods(ranker, "all")
         store = (stores or {}).get(model)
         if store is not None:
-            stored = _stored_rows(
-                store, comparison, resolve_methods(ranker, "all"), reference, pair
-            )
+            stored = _stored_rows(store, comparison, methods, reference, pair)
             if stored is not None:
                 parts.append(stored)
                 continue
@@ -219,7 +218,7 @@ def _explain_request(
             attribute_frame(
                 ranker,
                 frame,
-                methods=resolve_methods(ranker, "all"),
+                methods=methods,
                 reference=reference,
                 heads=[FINAL],
                 settings=settings,

@@ -14,6 +14,10 @@ Example::
     favorite = 0.5
     reply = 13.5
 
+    [relevance]                      # optional: graded relevance for NDCG and surprises
+    column = "relevance"             # a numeric log column of grades >= 0
+    gain = "exponential"             # 2**grade - 1, or "linear"
+
     [evaluation]
     holdout_from = "2026-11-11T00:00:00Z"   # requests served from then on are held out
 
@@ -40,6 +44,7 @@ from typing import Any
 import pandas as pd
 
 from rankaudit.data.readers import LogSource
+from rankaudit.data.relevance import Gain, GradedRelevance
 from rankaudit.data.spec import FeatureSpec, load_spec
 from rankaudit.errors import UnknownKeyError, WorkspaceError
 from rankaudit.models.base import ModelConfig
@@ -58,11 +63,13 @@ _TOP_KEYS = frozenset(
         "ground_truth",
         "attributions",
         "heads",
+        "relevance",
         "evaluation",
         "models",
     }
 )
 _EVALUATION_KEYS = frozenset({"holdout_from"})
+_RELEVANCE_KEYS = frozenset({"column", "gain"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,8 @@ class Workspace:
     heads: Mapping[str, float]
     models: Mapping[str, ModelConfig]
     holdout_from: pd.Timestamp | None = None
+    #: Graded relevance judgements in the log ([relevance]); None: engagement-weighted.
+    relevance: GradedRelevance | None = None
     ground_truth_path: Path | None = None
     #: The attribution stores (`rankaudit attribute --out DIR`) the app and `explain` read.
     attribution_stores: tuple[Path, ...] = ()
@@ -157,9 +166,15 @@ def _stores(root: Path, value: object, where: str) -> tuple[Path, ...]:
     return tuple(paths)
 
 
-def _parse_heads(raw: object, where: str) -> dict[str, float]:
+def _parse_heads(raw: object, where: str, *, graded: bool) -> dict[str, float]:
+    # A learning-to-rank log judged by graded relevance may have no engagement labels at all.
+    if raw is None and graded:
+        return {}
     if not isinstance(raw, Mapping) or not raw:
-        raise WorkspaceError(f"{where} [heads]: list at least one head with its weight")
+        raise WorkspaceError(
+            f"{where} [heads]: list at least one head with its weight "
+            "(or configure [relevance] for a log judged by graded relevance)"
+        )
     heads: dict[str, float] = {}
     for head, weight in raw.items():
         if (
@@ -174,7 +189,22 @@ def _parse_heads(raw: object, where: str) -> dict[str, float]:
     return heads
 
 
-def _parse_models(raw: object, root: Path, where: str) -> dict[str, ModelConfig]:
+def _parse_relevance(raw: object, where: str) -> GradedRelevance | None:
+    if raw is None:
+        return None
+    where = f"{where} [relevance]"
+    if not isinstance(raw, Mapping):
+        raise WorkspaceError(f"{where}: must be a table with 'column' (and optionally 'gain')")
+    _check_keys(raw, _RELEVANCE_KEYS, where)
+    column = _string(raw, "column", where)
+    gain = raw.get("gain", "exponential")
+    if gain not in ("exponential", "linear"):
+        raise WorkspaceError(f"{where}: 'gain' must be exponential or linear; got {gain!r}")
+    gain_name: Gain = "exponential" if gain == "exponential" else "linear"
+    return GradedRelevance(column=column, gain=gain_name)
+
+
+def _parse_models(raw: object, root: Path, where: str, spec: FeatureSpec) -> dict[str, ModelConfig]:
     if not isinstance(raw, Mapping) or not raw:
         raise WorkspaceError(f"{where}: configure at least one model as a [models.<name>] table")
     kinds = available_kinds()
@@ -190,7 +220,9 @@ def _parse_models(raw: object, root: Path, where: str) -> dict[str, ModelConfig]
             )
         path = _resolve(root, _string(table, "path", source), source) if "path" in table else None
         options = {k: v for k, v in table.items() if k not in ("kind", "path")}
-        models[name] = ModelConfig(name=name, kind=kind, path=path, options=options, source=source)
+        models[name] = ModelConfig(
+            name=name, kind=kind, path=path, options=options, source=source, spec=spec
+        )
     return models
 
 
@@ -237,16 +269,19 @@ def load_workspace(directory: Path | str = ".") -> Workspace:
             holdout_from.tz_localize("UTC") if holdout_from.tzinfo is None else holdout_from
         )
     ground_truth = raw.get("ground_truth")
+    spec = load_spec(spec_path)
+    relevance = _parse_relevance(raw.get("relevance"), where)
     return Workspace(
         root=root,
         config_path=config_path.resolve(),
         name=str(raw.get("name", root.name)),
         logs=logs,
-        spec=load_spec(spec_path),
+        spec=spec,
         spec_path=spec_path,
-        heads=_parse_heads(raw.get("heads"), where),
-        models=_parse_models(raw.get("models"), root, where),
+        heads=_parse_heads(raw.get("heads"), where, graded=relevance is not None),
+        models=_parse_models(raw.get("models"), root, where, spec),
         holdout_from=holdout_from,
+        relevance=relevance,
         ground_truth_path=_resolve(root, ground_truth, where)
         if isinstance(ground_truth, str)
         else None,

@@ -39,7 +39,8 @@ def test_round_trip_yaml_and_json(tmp_path: Path) -> None:
     ("features", "message"),
     [
         ([_feature(kind="ordinal")], "'kind' must be one of continuous, binary, categorical"),
-        ([_feature(group="global")], "'group' must be one of"),
+        ([_feature(group="  ")], "'group' must be a non-empty string"),
+        ([_feature(group=3)], "'group' must be a non-empty string"),
         ([_feature(), _feature()], "listed twice"),
         ([_feature(missing="fill")], "needs a 'fill_value'"),
         ([_feature(fill_value=1.0)], "only allowed with 'missing: fill'"),
@@ -55,6 +56,11 @@ def test_round_trip_yaml_and_json(tmp_path: Path) -> None:
 def test_malformed_specs_name_the_problem(features: list[object], message: str) -> None:
     with pytest.raises(SchemaError, match=message):
         spec_from_dict({"features": features}, source="spec.yaml")
+
+
+def test_a_group_is_free_text() -> None:
+    spec = spec_from_dict({"features": [_feature(group="query-document")]}, source="spec.yaml")
+    assert spec.features[0].group == "query-document"
 
 
 def test_unparsable_spec_file(tmp_path: Path) -> None:

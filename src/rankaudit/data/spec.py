@@ -5,7 +5,8 @@ The spec is a YAML (or JSON) file::
     features:
       - name: tweet_age_minutes
         kind: continuous          # continuous | binary | categorical
-        group: tweet              # tweet | author | viewer-author | viewer | context
+        group: tweet              # free text: features of one group are attributed together
+                                  # (the demo uses tweet | author | viewer-author | viewer | context)
         description: Minutes since the tweet was created, at request time.
         unit: minutes
         missing: forbid           # forbid: NaN/inf is an error | fill: replaced by fill_value
@@ -29,7 +30,9 @@ from rankaudit.errors import InputFileError, SchemaError
 __all__ = ["Feature", "FeatureGroup", "FeatureKind", "FeatureSpec", "MissingPolicy", "load_spec"]
 
 FeatureKind = Literal["continuous", "binary", "categorical"]
-FeatureGroup = Literal["tweet", "author", "viewer-author", "viewer", "context"]
+#: A feature group is free text (e.g. "tweet", "author", "query-document"); the five names the
+#: demo uses are a convention, not a rule.
+FeatureGroup = str
 MissingPolicy = Literal["forbid", "fill"]
 
 _FEATURE_KEYS = frozenset({"name", "kind", "group", "description", "unit", "missing", "fill_value"})
@@ -135,7 +138,9 @@ def _parse_feature(raw: object, where: str) -> Feature:
         if key not in raw:
             raise SchemaError(f"{where}: missing required key {key!r}")
     kind = _choice(raw["kind"], get_args(FeatureKind), where, "kind")
-    group = _choice(raw["group"], get_args(FeatureGroup), where, "group")
+    group = raw["group"]
+    if not isinstance(group, str) or not group.strip():
+        raise SchemaError(f"{where}: 'group' must be a non-empty string; got {group!r}")
     missing = _choice(raw.get("missing", "forbid"), get_args(MissingPolicy), where, "missing")
     fill_value = raw.get("fill_value")
     if missing == "fill":
@@ -151,7 +156,7 @@ def _parse_feature(raw: object, where: str) -> Feature:
     return Feature(
         name=name,
         kind=kind,  # type: ignore[arg-type]
-        group=group,  # type: ignore[arg-type]
+        group=group.strip(),
         description=str(raw["description"]),
         unit=str(raw["unit"]),
         missing=missing,  # type: ignore[arg-type]

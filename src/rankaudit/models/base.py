@@ -16,12 +16,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from rankaudit.errors import ModelLoadError, SchemaError, UnknownKeyError, WorkspaceError
+
+if TYPE_CHECKING:
+    from rankaudit.data.spec import FeatureSpec
 
 __all__ = [
     "ModelConfig",
@@ -53,7 +56,9 @@ class ModelConfig:
     """One `[models.<name>]` table of rankaudit.toml, with its path already resolved.
 
     `options` holds the table's remaining keys; it is copied into a read-only mapping so that
-    a loaded ranker can never see its configuration change underneath it.
+    a loaded ranker can never see its configuration change underneath it. `spec` is the
+    workspace's feature spec: adapters use its order for models that do not name their inputs
+    (a booster trained on a numpy array, a torch module whose `forward(x)` takes one tensor).
     """
 
     name: str
@@ -62,13 +67,17 @@ class ModelConfig:
     # Left out of the hash (a mapping is unhashable) but not out of equality.
     options: Mapping[str, object] = field(default_factory=dict, hash=False)
     source: str = "<memory>"
+    spec: FeatureSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
 
     def __reduce__(self) -> tuple[type[ModelConfig], tuple[object, ...]]:
         # A mappingproxy cannot be pickled; configs travel to worker processes.
-        return (type(self), (self.name, self.kind, self.path, dict(self.options), self.source))
+        return (
+            type(self),
+            (self.name, self.kind, self.path, dict(self.options), self.source, self.spec),
+        )
 
     @property
     def label(self) -> str:

@@ -1,14 +1,21 @@
-"""`rankaudit validate`: check a workspace's logs against the spec and every configured model."""
+"""The one check of a workspace's inputs: logs against the contract and the spec, models against
+the spec and the logs.
+
+`rankaudit validate` runs it on every model; every other command that reads the logs runs it on
+the models it uses (`check_workspace`) before computing anything, so that bad input stops with
+the same lines `validate` prints instead of a traceback or a silently wrong number.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rankaudit.data.validate import LogSummary, validate_logs
 from rankaudit.errors import RankauditError, ValidationFailed
 from rankaudit.workspace import Workspace
 
-__all__ = ["ModelSummary", "WorkspaceSummary", "validate_workspace"]
+__all__ = ["ModelSummary", "WorkspaceSummary", "check_workspace", "validate_workspace"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +24,8 @@ class ModelSummary:
     kind: str
     description: str
     fingerprint: str
+    #: What the loader decided for the user (e.g. features matched to the spec by position).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,14 @@ class WorkspaceSummary:
     features: int
     heads: tuple[str, ...]
     models: tuple[ModelSummary, ...]
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Every note of the logs and the models, models prefixed by their name."""
+        return (
+            *self.logs.notes,
+            *(f"model {m.name}: {note}" for m in self.models for note in m.notes),
+        )
 
 
 def _check_model(
@@ -69,28 +86,60 @@ def _check_model(
             f"{config.source}: model heads not listed in [heads] (no labels to check them): {', '.join(extra_heads)}"
         )
     summary = ModelSummary(
-        name=name, kind=ranker.kind, description=ranker.description, fingerprint=ranker.fingerprint
+        name=name,
+        kind=ranker.kind,
+        description=ranker.description,
+        fingerprint=ranker.fingerprint,
+        notes=tuple(getattr(ranker, "notes", ())),
     )
     return problems, summary
 
 
-def validate_workspace(workspace: Workspace) -> WorkspaceSummary:
-    """Check logs and models; return the summary, or raise ValidationFailed with every problem."""
-    problems, log_summary = validate_logs(workspace.logs, workspace.spec, workspace.heads)
+def validate_workspace(
+    workspace: Workspace, models: Iterable[str] | None = None
+) -> WorkspaceSummary:
+    """Check the logs and `models` (default: every configured model); return the summary, or
+    raise ValidationFailed with every problem, one line each.
+
+    The result is kept on the workspace object: a second call with the same models costs
+    nothing (the log files are read once per workspace)."""
+    names = tuple(workspace.models if models is None else dict.fromkeys(models))
+    for name in names:
+        workspace.model(name)  # an unknown name is one line listing the configured ones
+    cached = workspace.checks.get(names)
+    if isinstance(cached, WorkspaceSummary):
+        return cached
+    logs = workspace.checks.get("logs")
+    if not isinstance(logs, tuple):
+        logs = validate_logs(
+            workspace.logs, workspace.spec, workspace.heads, relevance=workspace.relevance
+        )
+        workspace.checks["logs"] = logs
+    problems, log_summary = list(logs[0]), logs[1]
     columns: set[str] = set()
-    for names in workspace.logs.columns().values():
-        columns.update(names)
-    models = []
-    for name in workspace.models:
+    for found in workspace.logs.columns().values():
+        columns.update(found)
+    summaries = []
+    for name in names:
         model_problems, summary = _check_model(workspace, name, columns)
         problems.extend(model_problems)
         if summary is not None:
-            models.append(summary)
+            summaries.append(summary)
     if problems:
         raise ValidationFailed(problems)
-    return WorkspaceSummary(
+    result = WorkspaceSummary(
         logs=log_summary,
         features=len(workspace.spec),
         heads=tuple(workspace.heads),
-        models=tuple(models),
+        models=tuple(summaries),
     )
+    workspace.checks[names] = result
+    return result
+
+
+def check_workspace(workspace: Workspace, models: Iterable[str]) -> Workspace:
+    """Return `workspace` once its logs and the named models pass `validate_workspace`'s
+    checks; raise ValidationFailed (one line per problem) otherwise. What every command that
+    reads the logs calls first."""
+    validate_workspace(workspace, models)
+    return workspace

@@ -91,6 +91,8 @@ class Workspace:
     #: The attribution stores (`rankaudit attribute --out DIR`) the app and `explain` read.
     attribution_stores: tuple[Path, ...] = ()
     _rankers: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Results of `rankaudit.validation` on this workspace object (the logs are read once).
+    checks: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
 
     def model(self, name: str) -> ModelConfig:
         """Return the config of a configured model; the error lists the configured names."""

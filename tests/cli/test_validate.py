@@ -63,10 +63,6 @@ def _single_candidate(frame: pd.DataFrame) -> pd.DataFrame:
 LOG_CASES = {
     "missing column": (_drop("served_at"), "column 'served_at': missing column"),
     "missing feature": (_drop("topic_similarity"), "column 'topic_similarity': missing column"),
-    "unexpected column": (
-        lambda f: f.assign(debug_flag=1),
-        "column 'debug_flag': unexpected column",
-    ),
     "wrong dtype": (lambda f: f.assign(text_length="long"), "column 'text_length': wrong dtype"),
     "NaN forbidden": (
         _set("topic_similarity", 3, np.nan),
@@ -91,10 +87,6 @@ LOG_CASES = {
         lambda f: f.assign(served_at=f["served_at"].astype(str).where(f.index != 1, "yesterday")),
         "column 'served_at': 1 values are not timestamps",
     ),
-    "label of unknown head": (
-        lambda f: f.assign(label_bookmark=0),
-        "column 'label_bookmark': unexpected column",
-    ),
 }
 
 
@@ -111,6 +103,19 @@ def test_malformed_logs(
     assert expected in lines[0]
     assert "timelines.parquet" in lines[0] or "logs" in lines[0]
     assert "Traceback" not in err
+
+
+def test_extra_columns_are_ignored_and_noted(
+    make_workspace: Callable[..., Path], tiny_log: pd.DataFrame
+) -> None:
+    frame = tiny_log.assign(debug_flag=1, relevance=2.0, label_bookmark=0)
+    code, out, err = run_validate(make_workspace(frame))
+    assert code == 0, err
+    assert (
+        "note: 2 column(s) outside the contract and the spec are ignored: debug_flag, relevance"
+        in out
+    )
+    assert "note: label column(s) of heads not in rankaudit.toml [heads] are ignored: " in out
 
 
 def _break_toml(old: str, new: str) -> Callable[[Path], None]:

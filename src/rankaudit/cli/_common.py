@@ -6,17 +6,20 @@ one line on stderr and exits 2, never a traceback."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from rankaudit.errors import RankauditError, ValidationFailed
+
+if TYPE_CHECKING:
+    from rankaudit.workspace import Workspace
 
 __all__ = [
     "AddressOption",
@@ -25,6 +28,7 @@ __all__ = [
     "WorkersOption",
     "WorkspaceOption",
     "handle_errors",
+    "open_workspace",
     "rows_progress",
     "stderr_console",
     "stdout_console",
@@ -69,6 +73,15 @@ PartitionsOption = Annotated[
     int | None,
     typer.Option(help="Viewer partitions of the output (default: one per ~32k input rows)."),
 ]
+
+
+def open_workspace(path: Path, models: Iterable[str]) -> Workspace:
+    """Load the workspace at `path` and check its logs and `models` as `validate` does: every
+    command that reads the logs starts here, so bad input stops it with validate's lines."""
+    from rankaudit.validation import check_workspace
+    from rankaudit.workspace import load_workspace
+
+    return check_workspace(load_workspace(path), models)
 
 
 def _fail(message: str) -> None:

@@ -19,6 +19,7 @@ from rankaudit.cli._common import (
     WorkersOption,
     WorkspaceOption,
     handle_errors,
+    open_workspace,
     rows_progress,
     stdout_console,
 )
@@ -121,7 +122,6 @@ def compare(
     every request with intervals, paired tests and segments."""
     from rankaudit.compare import CompareSettings, compare_population, compare_request
     from rankaudit.errors import ParameterError
-    from rankaudit.workspace import load_workspace
 
     batch = engine != "local" or store is not None
     if (user is not None or request is not None) and (
@@ -142,7 +142,7 @@ def compare(
         n_permutations=permutations,
         seed=seed,
     )
-    loaded = load_workspace(workspace)
+    loaded = open_workspace(workspace, vs)
     if user is None and request is None:
         from rankaudit.engine import make_engine
 
@@ -198,14 +198,13 @@ def surprises(
     viewer engaged with, promotes what they ignored, or sees features outside training range."""
     from rankaudit.compare import SurpriseSettings, find_surprises
     from rankaudit.errors import ParameterError
-    from rankaudit.workspace import load_workspace
 
     if isinstance(top, bool) or top < 1:
         raise ParameterError(
             f"The 'top' parameter of surprises must be an int >= 1. Got {top!r} instead."
         )
     found = find_surprises(
-        load_workspace(workspace),
+        open_workspace(workspace, vs),
         models=vs,
         settings=SurpriseSettings(k=k, p=p),
         scope=scope.value,

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from rankaudit.cli._common import WorkspaceOption, handle_errors, stderr_console, stdout_console
+from rankaudit.cli._common import (
+    WorkspaceOption,
+    handle_errors,
+    open_workspace,
+    stderr_console,
+    stdout_console,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -100,7 +106,7 @@ def report(
     errors = stderr_console()
     started = time.perf_counter()
     built = build_report(
-        workspace,
+        open_workspace(workspace, vs),
         users=user,
         requests=request,
         sample=sample,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from rankaudit.cli._common import WorkspaceOption, handle_errors
+from rankaudit.cli._common import WorkspaceOption, handle_errors, open_workspace
 from rankaudit.errors import ParameterError
 
 HostOption = Annotated[
@@ -67,7 +67,7 @@ def serve_workspace(
     server.check_exposure(host, credentials)  # before anything slow: fail fast
     from rankaudit.views import SessionSettings, WorkspaceSession
 
-    session = WorkspaceSession.open(workspace, SessionSettings(models=models))
+    session = WorkspaceSession(open_workspace(workspace, models), SessionSettings(models=models))
     start = "/"
     if user is not None or request is not None:
         from rankaudit.views import TimelineQuery

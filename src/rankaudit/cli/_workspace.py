@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from rankaudit.cli._common import WorkspaceOption, handle_errors, stderr_console, stdout_console
+from rankaudit.cli._common import (
+    WorkspaceOption,
+    handle_errors,
+    open_workspace,
+    stderr_console,
+    stdout_console,
+)
 
 fixtures_app = typer.Typer(help="Build demo and benchmark workspaces.", no_args_is_help=True)
 
@@ -25,20 +31,31 @@ def validate(workspace: WorkspaceOption = Path(".")) -> None:
     from rankaudit.validation import validate_workspace
     from rankaudit.workspace import load_workspace
 
-    summary = validate_workspace(load_workspace(workspace))
+    loaded = load_workspace(workspace)
+    summary = validate_workspace(loaded)
     out = stdout_console()
     logs = summary.logs
     span = f"{logs.first_served:%Y-%m-%d %H:%M} .. {logs.last_served:%Y-%m-%d %H:%M} UTC"
     out.print(
         f"ok: {logs.rows} rows, {logs.requests} requests, {logs.users} users in {logs.files} file(s), "
-        f"served {span}"
+        f"served {span}",
+        markup=False,
     )
-    out.print(f"    {summary.features} features, heads: {', '.join(summary.heads)}")
+    heads = ", ".join(summary.heads) if summary.heads else "none"
+    out.print(f"    {summary.features} features, heads: {heads}", markup=False)
+    if loaded.relevance is not None:
+        relevance = loaded.relevance
+        out.print(
+            f"    graded relevance: column {relevance.column!r}, {relevance.gain} gain",
+            markup=False,
+        )
     for model in summary.models:
         out.print(
             f"    model {model.name}: {model.description} (sha256 {model.fingerprint[:12]})",
             markup=False,
         )
+    for note in summary.notes:
+        out.print(f"note: {note}", markup=False)
 
 
 @fixtures_app.command("build")
@@ -105,9 +122,10 @@ def demo(
     if print_only:
         from rankaudit.render import timeline_table
         from rankaudit.timeline import load_side_by_side
-        from rankaudit.workspace import load_workspace
 
-        view = load_side_by_side(load_workspace(workspace), user=user, request=request, models=vs)
+        view = load_side_by_side(
+            open_workspace(workspace, vs), user=user, request=request, models=vs
+        )
         stdout_console().print(timeline_table(view))
         return
     from rankaudit.cli._serve import serve_workspace

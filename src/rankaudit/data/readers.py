@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -111,10 +112,14 @@ class LogSource:
     def iter_raw(
         self, *, batch_rows: int = DEFAULT_BATCH_ROWS, columns: Sequence[str] | None = None
     ) -> Iterator[tuple[Path, pd.DataFrame]]:
-        """Yield (file, batch) with dtypes as stored; at most `batch_rows` rows per batch."""
+        """Yield (file, batch) with dtypes as stored; at most `batch_rows` rows per batch.
+
+        `columns` are the columns wanted; those a file lacks (optional ones such as
+        `tweet_text`) are simply absent from its batches."""
         for path in self.files:
+            wanted = self._present(path, columns)
             try:
-                yield from ((path, batch) for batch in self._iter_file(path, batch_rows, columns))
+                yield from ((path, batch) for batch in self._iter_file(path, batch_rows, wanted))
             except (pa.ArrowException, ValueError, UnicodeDecodeError) as exc:
                 raise InputFileError(
                     f"{path}: cannot parse {self.format} ({_first_line(exc)})"
@@ -122,22 +127,25 @@ class LogSource:
             except OSError as exc:
                 raise InputFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
+    def _present(self, path: Path, columns: Sequence[str] | None) -> list[str] | None:
+        if columns is None:
+            return None
+        present = set(self._columns_of(path))
+        return [c for c in dict.fromkeys(columns) if c in present]
+
     def _iter_file(
         self, path: Path, batch_rows: int, columns: Sequence[str] | None
     ) -> Iterator[pd.DataFrame]:
         if self.format == "parquet":
             parquet = pq.ParquetFile(path)
-            wanted = (
-                None if columns is None else [c for c in columns if c in parquet.schema_arrow.names]
-            )
-            for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+            for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
                 yield _to_pandas(pa.Table.from_batches([record_batch]))
         elif self.format == "csv":
             # Ids are strings whatever they look like; everything else is inferred and checked later.
             types = {c: pa.string() for c in (*schema.ID_COLUMNS, schema.TWEET_TEXT)}
             convert = pa_csv.ConvertOptions(
                 column_types=types,
-                include_columns=list(columns) if columns else None,
+                include_columns=list(columns) if columns is not None else None,
                 include_missing_columns=False,
             )
             read = pa_csv.ReadOptions(block_size=1 << 22)
@@ -174,6 +182,7 @@ class LogSource:
         wanted = {str(v) for v in values}
         if self.format == "parquet":
             for path in self.files:
+                present = self._present(path, columns)
                 try:
                     dataset = pa_ds.dataset(path, format="parquet")
                     field = dataset.schema.field(column)
@@ -183,9 +192,7 @@ class LogSource:
                         else list(wanted)
                     )
                     expr = pa_ds.field(column).isin(typed)
-                    table = dataset.to_table(
-                        filter=expr, columns=list(columns) if columns else None
-                    )
+                    table = dataset.to_table(filter=expr, columns=present)
                 except (pa.ArrowException, ValueError, KeyError) as exc:
                     raise InputFileError(f"{path}: cannot read ({_first_line(exc)})") from None
                 if table.num_rows:
@@ -224,7 +231,9 @@ def prepare(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
         except (ValueError, TypeError) as exc:
             raise SchemaError(f"column 'served_at': not a timestamp ({_first_line(exc)})") from None
     if schema.POSITION in out:
-        out[schema.POSITION] = out[schema.POSITION].astype(np.int64)
+        out[schema.POSITION] = _converted(
+            schema.POSITION, "integers >= 1", lambda: out[schema.POSITION].astype(np.int64)
+        )
     for feature in spec:
         if feature.name not in out:
             continue
@@ -236,7 +245,7 @@ def prepare(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
                 as_text = as_text.where(~missing, feature.fill_value)
             out[feature.name] = as_text.map(lambda v: v if v is None else str(v)).astype(object)
         else:
-            numbers = pd.to_numeric(values, errors="raise").astype(np.float64)
+            numbers = _converted(feature.name, "numbers", partial(_to_float, values))
             if feature.missing == "fill":
                 assert isinstance(feature.fill_value, float)
                 bad = ~np.isfinite(numbers.to_numpy())
@@ -244,8 +253,24 @@ def prepare(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
             out[feature.name] = numbers
     for column in out.columns:
         if schema.is_label_column(column):
-            out[column] = out[column].astype(np.int8)
+            out[column] = _converted(column, "0/1 labels", partial(out[column].astype, np.int8))
     return out
+
+
+def _to_float(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="raise").astype(np.float64)
+
+
+def _converted(column: str, expected: str, convert: Callable[[], pd.Series]) -> pd.Series:
+    """Run one column's conversion; what it cannot convert is a SchemaError naming the column
+    (the library's callers may not have validated the batch)."""
+    try:
+        return convert()
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SchemaError(
+            f"column {column!r}: cannot read as {expected} ({_first_line(exc)}); "
+            "run `rankaudit validate` for every problem"
+        ) from None
 
 
 def iter_timelines(

@@ -2,6 +2,8 @@
 
 A problem line names the file, the column, how many rows and a few example keys, e.g.
 ``logs/day1.parquet: column 'label_reply': 3 values outside {0, 1} (e.g. r17/t4, r17/t9)``.
+Columns outside the contract and the spec are allowed (a debug field, another team's label):
+they are ignored and listed as notes, not problems.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 
 from rankaudit.data import schema
 from rankaudit.data.readers import DEFAULT_BATCH_ROWS, LogSource
+from rankaudit.data.relevance import GradedRelevance
 from rankaudit.data.spec import Feature, FeatureSpec
 
 __all__ = ["LogSummary", "validate_logs"]
@@ -34,6 +37,8 @@ class LogSummary:
     users: int
     first_served: pd.Timestamp | None
     last_served: pd.Timestamp | None
+    #: What is worth knowing but not wrong, e.g. columns the contract ignores.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -82,10 +87,14 @@ def _is_number_dtype(dtype: Any) -> bool:
 
 
 class _LogChecker:
-    def __init__(self, spec: FeatureSpec, heads: Iterable[str]) -> None:
+    def __init__(
+        self, spec: FeatureSpec, heads: Iterable[str], relevance: GradedRelevance | None
+    ) -> None:
         self.spec = spec
         self.labels = tuple(schema.label_column(h) for h in heads)
+        self.relevance = relevance.column if relevance is not None else None
         self.problems = _Collector()
+        self.ignored: dict[str, None] = {}
         self.rows = 0
         self.request_sizes: Counter[str] = Counter()
         self.users: set[str] = set()
@@ -98,20 +107,30 @@ class _LogChecker:
         where = str(path)
         present = set(columns)
         required = (*schema.REQUIRED_COLUMNS, *self.spec.names, *self.labels)
+        if self.relevance is not None:
+            required = (*required, self.relevance)
         missing = [c for c in dict.fromkeys(required) if c not in present]
         for column in missing:
-            self.problems.add(where, column, "missing column", 1)
+            hint = self._missing_hint(column)
+            self.problems.add(where, column, f"missing column{hint}", 1)
         known = {*required, *schema.OPTIONAL_COLUMNS}
         for column in columns:
             if column not in known:
-                hint = (
-                    "label of a head not in rankaudit.toml [heads]"
-                    if schema.is_label_column(column)
-                    else "not in the contract nor the feature spec"
-                )
-                self.problems.add(where, column, f"unexpected column ({hint})", 1)
+                self.ignored[column] = None
         if any(c in schema.REQUIRED_COLUMNS for c in missing):
             self.unusable.add(path)
+
+    def _missing_hint(self, column: str) -> str:
+        if column in self.labels:
+            return (
+                f" (label of head {schema.head_of_label(column)!r} in rankaudit.toml [heads]; "
+                "add the column or remove the head)"
+            )
+        if column == self.relevance:
+            return " (named by rankaudit.toml [relevance] column)"
+        if column in self.spec:
+            return " (a feature of the spec)"
+        return ""
 
     def check_batch(self, path: Path, batch: pd.DataFrame) -> None:
         where = str(path)
@@ -136,8 +155,15 @@ class _LogChecker:
         for label in self.labels:
             if label in batch:
                 self._check_binary(
-                    where, batch, label, "{count} values outside {{0, 1}}", allow_nan=False
+                    where,
+                    batch,
+                    label,
+                    "{count} values outside {{0, 1}} (engagement labels are 0/1; "
+                    "graded judgements go in a [relevance] column)",
+                    allow_nan=False,
                 )
+        if self.relevance is not None and self.relevance in batch:
+            self._check_grades(where, batch, self.relevance)
         for feature in self.spec:
             if feature.name in batch:
                 self._check_feature(where, batch, feature)
@@ -213,6 +239,27 @@ class _LogChecker:
                 _keys(batch, bad),
             )
 
+    def _check_grades(self, where: str, batch: pd.DataFrame, column: str) -> None:
+        values = batch[column]
+        if not _is_number_dtype(values.dtype):
+            self.problems.add(
+                where,
+                column,
+                f"wrong dtype {values.dtype} (relevance grades are numbers >= 0)",
+                len(batch),
+            )
+            return
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(numbers) | (numbers < 0)
+        if bad.any():
+            self.problems.add(
+                where,
+                column,
+                "{count} relevance grades are missing, infinite or negative",
+                int(bad.sum()),
+                _keys(batch, bad),
+            )
+
     def _check_binary(
         self, where: str, batch: pd.DataFrame, column: str, message: str, *, allow_nan: bool
     ) -> None:
@@ -279,6 +326,8 @@ class _LogChecker:
 
     def finish(self, source: LogSource) -> tuple[list[str], LogSummary]:
         where = str(source.files[0].parent if len(source.files) > 1 else source.files[0])
+        if self.rows == 0 and not self.unusable:
+            self.problems.add(where, "", "the log has no rows", 1)
         if self.key_hashes:
             hashes = np.concatenate(self.key_hashes)
             unique, counts = np.unique(hashes, return_counts=True)
@@ -305,8 +354,28 @@ class _LogChecker:
             users=len(self.users),
             first_served=self.first_served,
             last_served=self.last_served,
+            notes=self._notes(),
         )
         return self.problems.lines(), summary
+
+    def _notes(self) -> tuple[str, ...]:
+        if not self.ignored:
+            return ()
+        names = list(self.ignored)
+        labels = [c for c in names if schema.is_label_column(c)]
+        notes = []
+        others = [c for c in names if c not in labels]
+        if others:
+            notes.append(
+                f"{len(others)} column(s) outside the contract and the spec are ignored: "
+                f"{_listed(others)}"
+            )
+        if labels:
+            notes.append(
+                f"label column(s) of heads not in rankaudit.toml [heads] are ignored: "
+                f"{_listed(labels)}"
+            )
+        return tuple(notes)
 
     @staticmethod
     def _duplicate_examples(source: LogSource, wanted: set[int]) -> list[str]:
@@ -326,20 +395,27 @@ class _LogChecker:
         return found[:_EXAMPLES]
 
 
+def _listed(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, ... ({len(names) - limit} more)"
+
+
 def validate_logs(
     source: LogSource,
     spec: FeatureSpec,
     heads: Mapping[str, float] | Iterable[str],
     *,
+    relevance: GradedRelevance | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> tuple[list[str], LogSummary]:
-    """Check every file of `source` against the contract, the spec and the heads' label columns.
+    """Check every file of `source` against the contract, the spec, the heads' label columns
+    and the graded relevance column (when `relevance` is set).
 
     Returns (problem lines, summary). Reads the log once in batches of `batch_rows` rows (twice
     when duplicates exist, to name examples), so memory does not grow with the log beyond one
     hash per row and one counter per request.
     """
-    checker = _LogChecker(spec, list(heads))
+    checker = _LogChecker(spec, list(heads), relevance)
     for path, columns in source.columns().items():
         checker.check_header(path, columns)
     usable = LogSource(

@@ -13,7 +13,7 @@ def _f(
     return Feature(
         name=name,
         kind=kind,  # type: ignore[arg-type]
-        group=group,  # type: ignore[arg-type]
+        group=group,
         description=description,
         unit=unit,
         missing="forbid" if fill is None else "fill",

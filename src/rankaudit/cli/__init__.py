@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from rankaudit.cli import _attribute, _compare, _drift, _report, _serve, _workspace
+from rankaudit.cli import _attribute, _compare, _drift, _init, _report, _serve, _workspace
 
 __all__ = ["app", "main"]
 
@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for _module in (_workspace, _compare, _attribute, _serve, _report, _drift):
+for _module in (_workspace, _init, _compare, _attribute, _serve, _report, _drift):
     _module.register(app)
 
 

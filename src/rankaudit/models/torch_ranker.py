@@ -1,14 +1,18 @@
 """The `torch` kind: a neural ranker in a directory described by `rankaudit-model.json`.
 
-Four formats share one module contract,
-``forward(x_num: float32 [N, n_numeric], x_cat: int64 [N, n_categorical])`` returning head
-probabilities [N, n_heads] (or a raw score [N] / [N, 1] for a single-score model):
+Four formats load a module:
 
 * ``builtin``: an architecture of `torch_nets` rebuilt from its hyperparameters, plus weights;
 * ``entrypoint``: the user's own ``package.module:factory`` (called with the hyperparameters),
   plus weights;
 * ``torchscript``: a ``torch.jit.save`` archive;
 * ``export``: a ``torch.export.save`` program.
+
+The module follows one of two contracts (see `torch_inputs`): two-tensor,
+``forward(x_num: float32 [N, n_numeric], x_cat: int64 [N, n_categorical])``, or plain,
+``forward(x: float32 [N, n_numeric])``; a plain module is wrapped so that the rest of rankaudit
+sees the two-tensor one. Either returns head probabilities [N, n_heads], or a raw score [N] /
+[N, 1] for a single-score model. The manifest's keys live in `torch_manifest`.
 
 Weights are a state dict in ``.safetensors`` or a ``.pt``/``.pth`` file read with
 ``torch.load(weights_only=True)``. Pickled modules are refused: unpickling runs arbitrary code.
@@ -17,6 +21,7 @@ Weights are a state dict in ``.safetensors`` or a ``.pt``/``.pth`` file read wit
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import pickle
@@ -27,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, Self, cast, get_args
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -38,23 +43,31 @@ from torch import nn
 from rankaudit.errors import ModelLoadError
 from rankaudit.models.base import (
     ModelConfig,
-    check_keys,
     check_options,
     fingerprint_path,
-    finite_float,
     no_heads_error,
     option_int,
     read_json_object,
     require_columns,
     require_path,
-    string_list,
     write_atomic,
+)
+from rankaudit.models.torch_inputs import PlainInputs, forward_signature, resolve_inputs
+from rankaudit.models.torch_manifest import (
+    MANIFEST_NAME,
+    TWO_TENSOR,
+    ModuleInputs,
+    TorchFormat,
+    TorchManifest,
+    parse_manifest,
+    resolve_numeric_features,
 )
 from rankaudit.models.torch_nets import ARCHITECTURE_LABELS, build_builtin
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "MANIFEST_NAME",
+    "ModuleInputs",
     "TorchFormat",
     "TorchRanker",
     "encode_features",
@@ -62,18 +75,7 @@ __all__ = [
     "save_builtin_torch",
 ]
 
-MANIFEST_NAME = "rankaudit-model.json"
 DEFAULT_BATCH_SIZE = 65536
-TorchFormat = Literal["builtin", "entrypoint", "torchscript", "export"]
-
-_COMMON_KEYS = ("format", "numeric_features", "categorical_features", "heads")
-#: format -> (required keys beyond the common ones, optional keys).
-_FORMAT_KEYS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "builtin": (("architecture", "hyperparameters", "weights"), ("output",)),
-    "entrypoint": (("entrypoint", "weights"), ("hyperparameters", "output")),
-    "torchscript": (("file",), ("output",)),
-    "export": (("file",), ("output",)),
-}
 _WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
 _PLAIN_GLOBALS = ("numpy", "collections", "builtins", "torch._utils", "torch.storage")
 _CONVERSION_HINT = (
@@ -87,104 +89,6 @@ def _one_line(exc: BaseException, limit: int = 300) -> str:
     """Return an exception's message on one line, shortened; torch messages span many lines."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# --- the manifest ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Manifest:
-    """The validated content of rankaudit-model.json."""
-
-    path: Path
-    raw: Mapping[str, Any]
-    format: TorchFormat
-    numeric_features: tuple[str, ...]
-    vocabularies: Mapping[str, tuple[str, ...]]
-    heads: Mapping[str, float]
-
-    @property
-    def directory(self) -> Path:
-        return self.path.parent
-
-    def file(self, key: str) -> Path:
-        """Return the file named by `key`, resolved against the model directory."""
-        value = self.raw[key]
-        if not isinstance(value, str) or not value:
-            raise ModelLoadError(f"{self.path}: {key!r} must be a file name in {self.directory}")
-        path = self.directory / value
-        if not path.is_file():
-            raise ModelLoadError(f"{path}: {key} file not found (named by {self.path})")
-        return path
-
-    def hyperparameters(self) -> dict[str, Any]:
-        value = self.raw.get("hyperparameters", {})
-        if not isinstance(value, dict):
-            raise ModelLoadError(f"{self.path}: 'hyperparameters' must be a JSON object")
-        return value
-
-
-def _parse_vocabularies(value: object, where: str) -> dict[str, tuple[str, ...]]:
-    if not isinstance(value, dict):
-        raise ModelLoadError(
-            f"{where}: 'categorical_features' must be an object: feature -> list of values"
-        )
-    vocabularies: dict[str, tuple[str, ...]] = {}
-    for feature, values in value.items():
-        ok = isinstance(values, list) and all(
-            isinstance(v, str | int) and not isinstance(v, bool) for v in values
-        )
-        if not feature or not ok:
-            raise ModelLoadError(
-                f"{where}: categorical_features.{feature} must be a list of strings or integers"
-            )
-        # Values compare as strings, so 1 and "1" are the same category.
-        vocab = tuple(str(v) for v in values)
-        if len(set(vocab)) != len(vocab):
-            duplicate = next(v for v in vocab if vocab.count(v) > 1)
-            raise ModelLoadError(
-                f"{where}: categorical_features.{feature} lists {duplicate!r} twice"
-            )
-        vocabularies[feature] = vocab
-    return vocabularies
-
-
-def _parse_manifest(raw: Mapping[str, Any], path: Path) -> _Manifest:
-    where = str(path)
-    fmt = raw.get("format")
-    if not isinstance(fmt, str) or fmt not in _FORMAT_KEYS:
-        raise ModelLoadError(
-            f"{where}: 'format' must be one of {', '.join(get_args(TorchFormat))}; got {fmt!r}"
-        )
-    required, optional = _FORMAT_KEYS[fmt]
-    check_keys(
-        raw, f"{where} (format {fmt!r})", required=_COMMON_KEYS + required, optional=optional
-    )
-    numeric = string_list(raw["numeric_features"], where, "numeric_features")
-    vocabularies = _parse_vocabularies(raw["categorical_features"], where)
-    both = sorted(set(numeric) & set(vocabularies))
-    if both:
-        raise ModelLoadError(f"{where}: {both[0]!r} is both a numeric and a categorical feature")
-    if not numeric and not vocabularies:
-        raise ModelLoadError(f"{where}: the model must read at least one feature")
-    heads = raw["heads"]
-    if not isinstance(heads, dict):
-        raise ModelLoadError(f"{where}: 'heads' must be an object: head -> weight ({{}} for none)")
-    weights = {str(h): finite_float(w, where, f"heads.{h}") for h, w in heads.items()}
-    output = raw.get("output", "heads" if weights else "score")
-    if output not in ("heads", "score") or (output == "score") != (not weights):
-        raise ModelLoadError(
-            f"{where}: 'output' must be 'score' when 'heads' is {{}} and 'heads' otherwise; "
-            f"got {output!r} with {len(weights)} head(s)"
-        )
-    return _Manifest(
-        path=path,
-        raw=raw,
-        format=cast(TorchFormat, fmt),
-        numeric_features=numeric,
-        vocabularies=MappingProxyType(vocabularies),
-        heads=MappingProxyType(weights),
-    )
 
 
 # --- weights --------------------------------------------------------------------------------
@@ -269,7 +173,7 @@ def _apply_weights(module: nn.Module, path: Path) -> None:
 # --- one loader per format ------------------------------------------------------------------
 
 
-def _load_builtin(manifest: _Manifest) -> tuple[nn.Module, str]:
+def _load_builtin(manifest: TorchManifest) -> tuple[nn.Module, str]:
     architecture = manifest.raw["architecture"]
     hyperparameters = manifest.hyperparameters()
     _check_builtin_shapes(manifest, hyperparameters)
@@ -282,12 +186,13 @@ def _load_builtin(manifest: _Manifest) -> tuple[nn.Module, str]:
     return module, f"torch {architecture} ({label})"
 
 
-def _check_builtin_shapes(manifest: _Manifest, hyperparameters: Mapping[str, Any]) -> None:
+def _check_builtin_shapes(manifest: TorchManifest, hyperparameters: Mapping[str, Any]) -> None:
     """The builtin constructors take their input shape from the hyperparameters; a manifest
     whose features disagree would silently feed columns to the wrong weights."""
     n_outputs = max(len(manifest.heads), 1)
     expected = {
-        "n_numeric": len(manifest.numeric_features),
+        # 'numeric_features' is a required key of the builtin format.
+        "n_numeric": len(manifest.numeric_features or ()),
         "vocab_sizes": [len(v) for v in manifest.vocabularies.values()],
         "n_outputs": n_outputs,
     }
@@ -354,7 +259,7 @@ def _import_from(directory: Path, module_name: str, where: str) -> Any:
         sys.path.remove(entry)
 
 
-def _load_entrypoint(manifest: _Manifest) -> tuple[nn.Module, str]:
+def _load_entrypoint(manifest: TorchManifest) -> tuple[nn.Module, str]:
     where = str(manifest.path)
     spec = manifest.raw["entrypoint"]
     if not isinstance(spec, str):
@@ -375,7 +280,7 @@ def _load_entrypoint(manifest: _Manifest) -> tuple[nn.Module, str]:
     return module, f"torch entrypoint ({spec})"
 
 
-def _load_torchscript(manifest: _Manifest) -> tuple[nn.Module, str]:
+def _load_torchscript(manifest: TorchManifest) -> tuple[nn.Module, str]:
     file = manifest.file("file")
     try:
         # torch.jit is deprecated upstream but is still how many models are shipped.
@@ -387,7 +292,7 @@ def _load_torchscript(manifest: _Manifest) -> tuple[nn.Module, str]:
     return module, f"torch TorchScript ({file.name})"
 
 
-def _load_export(manifest: _Manifest) -> tuple[nn.Module, str]:
+def _load_export(manifest: TorchManifest) -> tuple[nn.Module, str]:
     file = manifest.file("file")
     try:
         module = torch.export.load(str(file)).module()
@@ -396,7 +301,7 @@ def _load_export(manifest: _Manifest) -> tuple[nn.Module, str]:
     return module, f"torch.export program ({file.name})"
 
 
-_LOADERS: Mapping[str, Callable[[_Manifest], tuple[nn.Module, str]]] = {
+_LOADERS: Mapping[str, Callable[[TorchManifest], tuple[nn.Module, str]]] = {
     "builtin": _load_builtin,
     "entrypoint": _load_entrypoint,
     "torchscript": _load_torchscript,
@@ -409,6 +314,18 @@ def _set_eval(module: nn.Module) -> None:
     # exported in.
     with contextlib.suppress(NotImplementedError):
         module.eval()
+
+
+def _two_tensor_hint(module: nn.Module) -> str:
+    """What to say when a module taken for the two-tensor contract fails its probe although its
+    forward can be called with one tensor (forward(x, scale=1.0))."""
+    signature = forward_signature(module)
+    if signature is None or signature.required != 1:
+        return ""
+    return (
+        f"; {signature.text} was fed (x_num, x_cat): if it takes the numeric features alone, "
+        'declare "inputs": "numeric"'
+    )
 
 
 # --- the adapter ----------------------------------------------------------------------------
@@ -454,7 +371,10 @@ def encode_features(
 
 @dataclass(frozen=True, eq=False)
 class TorchRanker:
-    """A torch module behind the `torch` kind's contract, ready to score log rows."""
+    """A torch module behind the `torch` kind's contract, ready to score log rows.
+
+    `module` always takes (x_num, x_cat): a plain forward(x) module is held in a `PlainInputs`.
+    """
 
     OPTIONS: ClassVar[frozenset[str]] = frozenset({"batch_size"})
 
@@ -469,6 +389,10 @@ class TorchRanker:
     fingerprint: str
     description: str
     batch_size: int = DEFAULT_BATCH_SIZE
+    #: The module contract: 'numeric' for a plain forward(x), which `module` wraps.
+    inputs: ModuleInputs = TWO_TENSOR
+    #: Lines for `validate`: how the inputs were decided, where the feature list came from.
+    notes: tuple[str, ...] = ()
     _indexes: Mapping[str, pd.Index] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -490,25 +414,49 @@ class TorchRanker:
             raise ModelLoadError(
                 f"{directory}: a torch model must be a directory holding {MANIFEST_NAME}"
             )
-        manifest = _parse_manifest(read_json_object(manifest_path, "model manifest"), manifest_path)
+        manifest = parse_manifest(read_json_object(manifest_path, "model manifest"), manifest_path)
         module, label = _LOADERS[manifest.format](manifest)
         _set_eval(module)
-        n_features = len(manifest.numeric_features) + len(manifest.vocabularies)
+        inputs: ModuleInputs = TWO_TENSOR
+        notes: tuple[str, ...] = ()
+        if manifest.format != "builtin":  # builtin architectures all take two tensors
+            inputs, notes = resolve_inputs(manifest.inputs, module, str(manifest_path))
+        numeric, feature_notes = resolve_numeric_features(manifest, inputs, config.spec)
+        fingerprint = fingerprint_path(directory)
+        if manifest.numeric_features is None:
+            # The input order came from the spec, so it is part of what the model computes.
+            listed = json.dumps(list(numeric))
+            fingerprint = hashlib.sha256(f"{fingerprint}\n{listed}".encode()).hexdigest()
         shape = f"{len(manifest.heads)} heads" if manifest.heads else "single score"
+        if inputs == TWO_TENSOR:
+            description = f"{label}, {len(numeric) + len(manifest.vocabularies)} features, {shape}"
+            hint = _two_tensor_hint(module) if manifest.format != "builtin" else ""
+        else:
+            module = PlainInputs(module)
+            _set_eval(module)
+            description = f"{label}, forward(x) on {len(numeric)} numeric features, {shape}"
+            source = (
+                "listed in 'numeric_features'"
+                if manifest.numeric_features is not None
+                else "of the feature spec; list the module's own in 'numeric_features'"
+            )
+            hint = f"; forward(x) was fed {len(numeric)} numeric feature(s) {source}"
         ranker = cls(
             name=config.name,
             kind=config.kind,
             module=module,
             format=manifest.format,
-            numeric_features=manifest.numeric_features,
+            numeric_features=numeric,
             vocabularies=manifest.vocabularies,
             heads=tuple(manifest.heads),
             head_weights=manifest.heads,
-            fingerprint=fingerprint_path(directory),
-            description=f"{label}, {n_features} features, {shape}",
+            fingerprint=fingerprint,
+            description=description,
             batch_size=batch_size,
+            inputs=inputs,
+            notes=notes + feature_notes,
         )
-        ranker._probe(manifest_path)
+        ranker._probe(manifest_path, hint)
         return ranker
 
     # The Ranker members -----------------------------------------------------------------
@@ -585,9 +533,10 @@ class TorchRanker:
             chunks.append(self._run(*self._encode(chunk)))
         return np.concatenate(chunks)
 
-    def _probe(self, manifest_path: Path) -> None:
+    def _probe(self, manifest_path: Path, hint: str = "") -> None:
         """Run two rows (zeros/index 0 and ones/the last vocabulary index) through the module,
-        so that shape and vocabulary mismatches surface at load time, not mid-audit."""
+        so that shape and vocabulary mismatches surface at load time, not mid-audit; `hint` is
+        appended to the message of a failing module."""
         x_num = torch.stack(
             [torch.zeros(len(self.numeric_features)), torch.ones(len(self.numeric_features))]
         )
@@ -596,13 +545,10 @@ class TorchRanker:
         try:
             self._run(x_num, x_cat)
         except ModelLoadError as exc:
-            raise ModelLoadError(f"{manifest_path}: {exc}") from None
+            raise ModelLoadError(f"{manifest_path}: {exc}{hint}") from None
         except Exception as exc:
-            hint = (
-                "; export it with torch.export.Dim for the batch dimension"
-                if self.format == "export"
-                else ""
-            )
+            if self.format == "export":
+                hint += "; export it with torch.export.Dim for the batch dimension"
             raise ModelLoadError(
                 f"{manifest_path}: the module fails on a 2-row probe batch "
                 f"({type(exc).__name__}: {_one_line(exc, 200)}){hint}"
@@ -658,7 +604,7 @@ def save_builtin_torch(
     payload["weights"] = weights_name
     manifest_path = directory / MANIFEST_NAME
     try:
-        _check_builtin_shapes(_parse_manifest(payload, manifest_path), hyper)
+        _check_builtin_shapes(parse_manifest(payload, manifest_path), hyper)
     except ModelLoadError as exc:
         raise ValueError(str(exc)) from None
     write_atomic(directory / weights_name, safetensors.torch.save(state))

@@ -114,8 +114,9 @@ def test_json_and_frame_keys_are_stable(population: PopulationComparison) -> Non
     json.dumps(doc, allow_nan=False)
     assert list(doc) == [
         "kind", "version", "models", "scope", "holdout_from", "requests", "rows", "users",
-        "settings", "overall", "segments", "heads",
+        "settings", "overall", "segments", "heads", "relevance",
     ]  # fmt: skip
+    assert doc["relevance"]["kind"] == "engagement"
     assert doc["models"] == {"a": "baseline", "b": "deep"}
     assert list(doc["settings"]) == [
         "k",

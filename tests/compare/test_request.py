@@ -131,8 +131,12 @@ def test_to_dict_and_to_frame_keys() -> None:
     doc = result.to_dict()
     assert list(doc) == [
         "kind", "version", "request_id", "user_id", "served_at", "models", "settings",
-        "metrics", "top_k", "tweets", "viewer_requests",
+        "metrics", "top_k", "tweets", "viewer_requests", "relevance",
     ]  # fmt: skip
+    assert doc["relevance"] == {
+        "kind": "engagement", "column": None, "gain": "linear",
+        "label": "engagement-weighted relevance",
+    }  # fmt: skip
     assert doc["kind"] == "request"
     assert doc["version"] == 1
     assert doc["models"] == {"a": "a", "b": "b"}

@@ -8,9 +8,11 @@ function the in-memory `compare_population` uses. `read_scored` reads the store 
 in-memory one number for number (bootstraps resample requests in order).
 
 A store holds one row per candidate tweet: `log_row` (its ordinal among the rows in scope, in
-log order), the ids, `served_at`, `position` as served, the labels, the features that segment
-requests, then `score_a` ... `negative` and the head probabilities `a_p_<head>`, `b_p_<head>`
-(see `ScoredRequests.to_frame`). DuckDB reads it as `read_parquet('<store>/part-*.parquet')`.
+log order), the ids, `served_at`, `position` as served, the labels (none without heads), the
+graded relevance column (with `[relevance]`), the features that segment requests, then
+`score_a` ... `negative` (with graded relevance also `relevance_grade` and, with heads,
+`engagement_relevance`) and the head probabilities `a_p_<head>`, `b_p_<head>` (see
+`ScoredRequests.to_frame`). DuckDB reads it as `read_parquet('<store>/part-*.parquet')`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from rankaudit.compare.scoring import (
 from rankaudit.compare.segments import segment_columns
 from rankaudit.compare.settings import DEFAULT_MODELS, Scope, check_models
 from rankaudit.data import schema
+from rankaudit.data.relevance import GradedRelevance
 from rankaudit.engine import Engine, PartitionTask, run_partitioned
 from rankaudit.models import ModelConfig, cached_ranker
 from rankaudit.store import default_partitions
@@ -51,7 +54,8 @@ LOG_ROW = "log_row"
 class CompareTask(PartitionTask):
     """Score one partition's rows with rankers a and b (`models`): the pure unit of work
     (picklable: model configs and names; rankers are loaded once per worker). `columns`: the
-    input columns kept beside the scores."""
+    input columns kept beside the scores; `graded`: the graded judgements relevance comes
+    from (None: engagement-weighted)."""
 
     kind = "comparisons"
 
@@ -59,24 +63,29 @@ class CompareTask(PartitionTask):
     fingerprints: tuple[str, str]
     heads: tuple[tuple[str, float], ...]
     columns: tuple[str, ...]
+    graded: GradedRelevance | None = None
 
     def setup(self) -> None:
         for config in self.models:
             cached_ranker(config)
 
     def job(self) -> dict[str, Any]:
-        return {
+        job: dict[str, Any] = {
             "models": [config.name for config in self.models],
             "model_fingerprints": list(self.fingerprints),
             # Pairs, not an object: the head order is the order of the summary's heads.
             "heads": [[head, weight] for head, weight in self.heads],
             "columns": list(self.columns),
         }
+        # Only with graded judgements, so that an engagement store's job stays as it was.
+        if self.graded is not None:
+            job["relevance"] = {"column": self.graded.column, "gain": self.graded.gain}
+        return job
 
     def pieces(self, rows: pd.DataFrame) -> Iterator[tuple[pd.DataFrame, Mapping[str, Any]]]:
         rankers = (cached_ranker(self.models[0]), cached_ranker(self.models[1]))
         names = (self.models[0].name, self.models[1].name)
-        scored = score_requests(rows, rankers, dict(self.heads), models=names)
+        scored = score_requests(rows, rankers, dict(self.heads), graded=self.graded, models=names)
         yield scored.to_frame(self.columns), {"requests": scored.n_requests}
 
     @staticmethod
@@ -106,6 +115,7 @@ def _kept_columns(workspace: Workspace, rows: pd.DataFrame) -> tuple[str, ...]:
         *schema.REQUIRED_COLUMNS,
         schema.POSITION,
         *(schema.label_column(h) for h in workspace.heads),
+        *([] if workspace.relevance is None else [workspace.relevance.column]),
         *segment_columns(workspace.spec),
     ]
     return tuple(c for c in dict.fromkeys(wanted) if c == LOG_ROW or c in rows)
@@ -141,6 +151,7 @@ def run_comparisons(
         fingerprints=(rankers[0].fingerprint, rankers[1].fingerprint),
         heads=tuple(workspace.heads.items()),
         columns=_kept_columns(workspace, staged),
+        graded=workspace.relevance,
     )
     run = run_partitioned(
         task, out, frames=lambda: [staged], input_fingerprint=_input_fingerprint(workspace, effective),
@@ -169,4 +180,10 @@ def read_scored(out: Path) -> ScoredRequests:
     job = manifest.job
     a, b = job["models"]
     heads = {str(head): float(weight) for head, weight in job["heads"]}
-    return ScoredRequests.from_frame(frame, heads, models=(str(a), str(b)))
+    relevance = job.get("relevance")
+    graded = (
+        None
+        if relevance is None
+        else GradedRelevance(column=str(relevance["column"]), gain=relevance["gain"])
+    )
+    return ScoredRequests.from_frame(frame, heads, models=(str(a), str(b)), graded=graded)

@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 
 from rankaudit.compare.metrics import engagement_relevance, ndcg_at_k, rce, roc_and_pr_auc
+from rankaudit.compare.scoring import judged_grades
 from rankaudit.data import schema
+from rankaudit.data.relevance import GradedRelevance, graded_gain
 
 __all__ = ["Evaluation", "evaluate_rankers", "head_metrics"]
 
@@ -60,14 +62,25 @@ class Evaluation:
 
 
 def evaluate_rankers(
-    frame: pd.DataFrame, rankers: Mapping[str, _Scorer], heads: Mapping[str, float], *, k: int = 10
+    frame: pd.DataFrame,
+    rankers: Mapping[str, _Scorer],
+    heads: Mapping[str, float],
+    *,
+    k: int = 10,
+    graded: GradedRelevance | None = None,
 ) -> Evaluation:
     """Score `frame` (prepared log rows) with every ranker and return its metrics.
 
-    NDCG@k uses engagement-weighted relevance with the workspace's head weights; per-head AUCs
-    use the head's probability when the ranker predicts that head, else its final score.
+    NDCG@k uses the gain of the graded judgements with `graded` (column `graded.column`), else
+    engagement-weighted relevance with the workspace's head weights; per-head AUCs (none
+    without heads) use the head's probability when the ranker predicts that head, else its
+    final score.
     """
-    relevance = engagement_relevance(frame, heads)
+    relevance = (
+        engagement_relevance(frame, heads)
+        if graded is None
+        else graded_gain(judged_grades(frame, graded), graded.gain)
+    )
     groups = frame[schema.REQUEST_ID].to_numpy()
     tie_key = frame[schema.TWEET_ID].to_numpy()
     ndcg: dict[str, float] = {}

@@ -6,8 +6,10 @@ Conventions (stable; later views and CI read them):
 - Engagement-weighted relevance of a tweet is ``max(0, sum_h weight_h * label_h)``: negative
   heads (negative feedback, report) cancel the gain of positive engagements, and a tweet whose
   net value is negative counts as irrelevant rather than as negative gain, which NDCG cannot hold.
-- NDCG@k uses linear gains and the 1/log2(rank + 1) discount; requests whose ideal DCG is 0
-  (nobody engaged) are left out of the mean, as in most IR toolkits.
+- With graded judgements (`[relevance]`) the relevance is the grade's gain instead
+  (`rankaudit.data.relevance.graded_gain`; see `rankaudit.compare.scoring`).
+- NDCG@k takes the relevance as the gain, with the 1/log2(rank + 1) discount; requests whose
+  ideal DCG is 0 (no relevant candidate) are left out of the mean, as in most IR toolkits.
 """
 
 from __future__ import annotations

@@ -42,9 +42,10 @@ def request_metrics(scored: ScoredRequests, *, k: Sequence[int], p: float) -> pd
     """Return one row per request (sorted by request id) comparing rankers a and b.
 
     Columns: `request_id`, `user_id`, `served_at`, `candidates`, `engaged` (candidates with
-    relevance > 0), `kendall_tau_b`, `spearman`, `rbo` (tie-aware, extrapolated, persistence
-    `p`), `mean_abs_displacement`, and per cut-off in `k`: `overlap@k`, `ndcg@k_a`, `ndcg@k_b`
-    (NaN where nobody engaged). Vectorised: no Python loop over requests.
+    relevance > 0: engaged with, or judged grade > 0), `kendall_tau_b`, `spearman`, `rbo`
+    (tie-aware, extrapolated, persistence `p`), `mean_abs_displacement`, and per cut-off in
+    `k`: `overlap@k`, `ndcg@k_a`, `ndcg@k_b` (gain = the rows' `relevance`; NaN where no
+    candidate is relevant). Vectorised: no Python loop over requests.
     """
     rows = scored.rows
     index = scored.index

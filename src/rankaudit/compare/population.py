@@ -24,6 +24,7 @@ from rankaudit.compare.orderings import request_metrics
 from rankaudit.compare.scoring import (
     ScoredRequests,
     population_rows,
+    relevance_summary,
     score_requests,
 )
 from rankaudit.compare.segments import Segmentation, request_segmentations
@@ -36,6 +37,7 @@ from rankaudit.compare.settings import (
 )
 from rankaudit.compare.stats import bootstrap_means, paired_randomization_test
 from rankaudit.data import schema
+from rankaudit.data.relevance import GradedRelevance
 from rankaudit.data.spec import FeatureSpec
 from rankaudit.errors import ParameterError
 from rankaudit.workspace import Workspace
@@ -192,7 +194,9 @@ class PopulationComparison:
 
     `overall` summarises all requests; `segments` one summary per segment (see
     `rankaudit.compare.segments`); `heads[side][head]` holds roc_auc, pr_auc and rce of ranker
-    `side` ("a" or "b"); `per_request` the per-request metrics table, one row per request.
+    `side` ("a" or "b"), `{}` for a workspace without heads; `per_request` the per-request
+    metrics table, one row per request. `graded`: the graded judgements NDCG used (None:
+    engagement-weighted relevance).
     """
 
     models: tuple[str, str]
@@ -206,6 +210,7 @@ class PopulationComparison:
     segments: tuple[SegmentSummary, ...]
     heads: Mapping[str, Mapping[str, Mapping[str, float | None]]]
     per_request: pd.DataFrame
+    graded: GradedRelevance | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `rankaudit compare --format json` without a user or request
@@ -232,6 +237,7 @@ class PopulationComparison:
                 }
                 for side, per_head in self.heads.items()
             },
+            "relevance": relevance_summary(self.graded),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -339,6 +345,7 @@ def summarize_population(
             rows, scored.heads, rows[f"score_{side}"].to_numpy(), scored.probabilities[i]
         )
         for i, side in enumerate(("a", "b"))
+        if scored.heads
     }
     return PopulationComparison(
         models=scored.models,
@@ -352,6 +359,7 @@ def summarize_population(
         segments=tuple(summaries[1:]),
         heads=heads,
         per_request=table,
+        graded=scored.graded,
     )
 
 
@@ -387,7 +395,9 @@ def compare_population(
                 "partitions apply to a partitioned run: give a store folder or an engine"
             )
         rankers, in_scope, effective = population_rows(workspace, models, scope, caller)
-        scored = score_requests(in_scope, rankers, workspace.heads, models=models)
+        scored = score_requests(
+            in_scope, rankers, workspace.heads, graded=workspace.relevance, models=models
+        )
     else:
         if partitions is not None and (isinstance(partitions, bool) or partitions < 1):
             raise ParameterError(

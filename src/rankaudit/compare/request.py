@@ -18,10 +18,12 @@ import pandas as pd
 
 from rankaudit.compare.orderings import most_disagreeing_request, request_metrics
 from rankaudit.compare.scoring import (
+    JUDGEMENT_COLUMNS,
     ScoredRequests,
     describe_logs,
     log_columns,
     read_log,
+    relevance_summary,
     score_requests,
     scored_from_scores,
 )
@@ -33,6 +35,7 @@ from rankaudit.compare.settings import (
 )
 from rankaudit.data import schema
 from rankaudit.data.readers import read_timelines
+from rankaudit.data.relevance import GradedRelevance
 from rankaudit.errors import NotFoundError, ParameterError
 from rankaudit.workspace import Workspace
 
@@ -90,12 +93,14 @@ class RequestComparison:
 
     `rows`: every candidate with the log columns read, `score_a`/`score_b`, 1-based
     `position_a`/`position_b` (score descending, ties by tweet id ascending), `displacement`
-    (= position_a - position_b; positive: b moved the tweet up), `relevance` and `negative`;
-    sorted by `position_b`. `probabilities`: each ranker's head probabilities aligned with
+    (= position_a - position_b; positive: b moved the tweet up), `relevance` and `negative`
+    (with `graded` also the grade and, with heads, the engagement-weighted relevance; see
+    `ScoredRequests`); sorted by `position_b`. `probabilities`: each ranker's head probabilities aligned with
     `rows` (None for a ranker without heads). `metrics`: `candidates`, `engaged`,
     `kendall_tau_b`, `spearman`, `rbo`, `mean_abs_displacement`, and per k `overlap@k`,
     `ndcg@k_a`, `ndcg@k_b` (NaN where undefined). `viewer_requests`: the same metrics for
-    every request of the viewer that was read (one row per request).
+    every request of the viewer that was read (one row per request). `graded`: the graded
+    judgements relevance comes from (None: engagement-weighted).
     """
 
     request_id: str
@@ -109,6 +114,7 @@ class RequestComparison:
     rows: pd.DataFrame
     probabilities: tuple[pd.DataFrame | None, pd.DataFrame | None]
     viewer_requests: pd.DataFrame
+    graded: GradedRelevance | None = None
 
     def tweet(self, tweet_id: str) -> pd.Series:
         """Return the row of candidate `tweet_id`; NotFoundError if it is not a candidate."""
@@ -121,9 +127,12 @@ class RequestComparison:
         return match.iloc[0]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per candidate, sorted by position_b: TWEET_COLUMNS then `label_<head>`."""
+        """One row per candidate, sorted by position_b: TWEET_COLUMNS, with graded relevance
+        `relevance_grade` (and `engagement_relevance` when there are heads), then
+        `label_<head>`."""
         labels = [schema.label_column(h) for h in self.heads]
-        return self.rows.loc[:, [*TWEET_COLUMNS, *labels]].reset_index(drop=True)
+        judged = [c for c in JUDGEMENT_COLUMNS if c in self.rows]
+        return self.rows.loc[:, [*TWEET_COLUMNS, *judged, *labels]].reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `rankaudit compare --request ... --format json` (keys in
@@ -134,7 +143,7 @@ class RequestComparison:
                 {
                     key: (
                         json_float(value)
-                        if key in ("score_a", "score_b", "relevance")
+                        if key in ("score_a", "score_b", "relevance", *JUDGEMENT_COLUMNS)
                         else bool(value)
                         if key == "negative"
                         else int(value)
@@ -176,6 +185,7 @@ class RequestComparison:
             "top_k": [change.to_dict() for change in self.top_k],
             "tweets": tweets,
             "viewer_requests": viewer,
+            "relevance": relevance_summary(self.graded),
         }
 
 
@@ -231,6 +241,7 @@ def _comparison(
         rows=rows,
         probabilities=(probabilities[0], probabilities[1]),
         viewer_requests=_viewer_table(table, settings.k),
+        graded=scored.graded,
     )
 
 
@@ -240,15 +251,18 @@ def compare_orderings(
     score_b: np.ndarray,
     *,
     heads: Mapping[str, float],
+    graded: GradedRelevance | None = None,
     models: tuple[str, str] = ("a", "b"),
     settings: CompareSettings | None = None,
 ) -> RequestComparison:
     """Return the comparison of one request's candidates (`frame`, prepared log rows) ordered
     by `score_a` and `score_b` (aligned with the rows; higher ranks higher).
 
-    `frame` needs `request_id`, `user_id`, `tweet_id`, `author_id`, `served_at` and the label
-    columns of `heads`. Raises ParameterError when `frame` holds no row or several requests,
-    when the scores do not match its length, or when a setting is out of range.
+    `frame` needs `request_id`, `user_id`, `tweet_id`, `author_id`, `served_at`, the label
+    columns of `heads` and, with `graded`, the grade column (relevance is then the grade's
+    gain; `heads` may be empty). Raises ParameterError when `frame` holds no row or several
+    requests, when the scores do not match its length, or when a setting is out of range;
+    SchemaError for missing or negative grades.
     """
     caller = "compare_orderings"
     settings = (settings or CompareSettings()).validated(caller)
@@ -266,7 +280,7 @@ def compare_orderings(
                 f"The {name!r} parameter of {caller} must hold one score per row "
                 f"({len(frame)}). Got shape {np.shape(score)} instead."
             )
-    scored = scored_from_scores(frame, (score_a, score_b), heads, models=models)
+    scored = scored_from_scores(frame, (score_a, score_b), heads, graded=graded, models=models)
     return _comparison(scored, str(requests[0]), settings)
 
 
@@ -310,7 +324,9 @@ def compare_request(
     rankers = (workspace.ranker(models[0]), workspace.ranker(models[1]))
     columns = log_columns(workspace, rankers, text=True)
     frame = read_log(workspace, columns, where=(schema.USER_ID, [viewer]))
-    scored = score_requests(frame, rankers, workspace.heads, models=models)
+    scored = score_requests(
+        frame, rankers, workspace.heads, graded=workspace.relevance, models=models
+    )
     chosen = request if request is not None else most_disagreeing_request(scored.rows)
     return _comparison(scored, chosen, settings)
 

@@ -5,6 +5,11 @@ Positions are 1-based inside each request, score descending, ties broken by twee
 tweet up). For a multi-head ranker the score is derived from its head probabilities as
 ``sum_h weight_h * p_h`` (the contract's definition of a multi-head score), so each model runs
 once even when its heads are needed too.
+
+Relevance, what NDCG, the ideal ordering, "engaged" counts and surprises read, is one value per
+row (`relevance`): the gain of the graded judgement (`graded_gain`, 2**g - 1 or g) when the
+workspace configures `[relevance]` (`graded`), else the engagement-weighted
+``max(0, sum_h w_h label_h)`` of the heads' labels.
 """
 
 from __future__ import annotations
@@ -25,16 +30,22 @@ from rankaudit.compare.ranking import GroupIndex
 from rankaudit.compare.settings import Scope
 from rankaudit.data import schema
 from rankaudit.data.readers import read_timelines
-from rankaudit.errors import NotFoundError, ParameterError
+from rankaudit.data.relevance import GradedRelevance, graded_gain
+from rankaudit.errors import NotFoundError, ParameterError, SchemaError
 from rankaudit.models.base import Ranker
 from rankaudit.workspace import Workspace
 
 __all__ = [
+    "ENGAGEMENT",
+    "GRADE",
     "SCORE_BLOCK_ROWS",
     "ScoredRequests",
+    "judged_grades",
     "log_columns",
     "population_rows",
     "read_log",
+    "relevance_label",
+    "relevance_summary",
     "score_requests",
     "score_with_heads",
     "scored_from_scores",
@@ -51,6 +62,14 @@ ADDED_COLUMNS = (
     "relevance",
     "negative",
 )
+#: The judged grade of each row, kept beside its gain (`relevance`) with graded relevance: the
+#: configured column may be called `relevance` itself, which scoring replaces by the gain.
+GRADE = "relevance_grade"
+#: The engagement-weighted relevance kept beside the graded one, when the workspace has both
+#: graded judgements and heads (views show both; metrics read `relevance`).
+ENGAGEMENT = "engagement_relevance"
+#: Columns scoring adds only with graded relevance: the grade (GRADE) and ENGAGEMENT.
+JUDGEMENT_COLUMNS = (GRADE, ENGAGEMENT)
 #: The two rankers' sides, and how their head probabilities are named in `to_frame`
 #: (`a_p_favorite`).
 SIDES = ("a", "b")
@@ -72,8 +91,11 @@ class ScoredRequests:
     """Rows of one or more requests scored by rankers a and b.
 
     `rows` holds the input rows (order and index kept, reset to 0..n-1) plus `score_a`,
-    `score_b`, `position_a`, `position_b`, `displacement`, `relevance` (engagement-weighted,
-    ``max(0, sum_h w_h label_h)``) and `negative` (a head with a negative weight was engaged).
+    `score_b`, `position_a`, `position_b`, `displacement`, `relevance` (the gain of the graded
+    judgement with `graded`, else engagement-weighted ``max(0, sum_h w_h label_h)``) and
+    `negative` (a head with a negative weight was engaged; never without heads). With `graded`
+    it also holds GRADE (the grade) and, when there are heads, ENGAGEMENT (the
+    engagement-weighted relevance, shown beside the graded one; metrics do not read it).
     `probabilities[i]` holds ranker i's head probabilities aligned with `rows`, or None for a
     ranker without heads. `index` groups the rows by request; `request_ids[code]` is the id;
     `tweet_codes` orders tweet ids (the tie-break key of every position).
@@ -86,6 +108,7 @@ class ScoredRequests:
     index: GroupIndex
     request_ids: NDArray[np.str_]
     tweet_codes: NDArray[np.int64]
+    graded: GradedRelevance | None = None
 
     @property
     def n_requests(self) -> int:
@@ -93,13 +116,15 @@ class ScoredRequests:
 
     def to_frame(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The scored rows as one table: the input `columns` (default: all) that `rows` holds,
-        the added columns (`score_a` ... `negative`), then each ranker's head probabilities as
-        `a_p_<head>` and `b_p_<head>`. `from_frame` reads it back."""
+        the added columns (`score_a` ... `negative`, then GRADE and ENGAGEMENT where present),
+        then each ranker's head probabilities as `a_p_<head>` and `b_p_<head>`. `from_frame`
+        reads it back."""
         kept = [
             c for c in (columns if columns is not None else self.rows.columns) if c in self.rows
         ]
-        inputs = [c for c in kept if c not in ADDED_COLUMNS]
-        parts = [self.rows[[*inputs, *ADDED_COLUMNS]]]
+        inputs = [c for c in kept if c not in ADDED_COLUMNS and c not in JUDGEMENT_COLUMNS]
+        judged = [c for c in JUDGEMENT_COLUMNS if c in self.rows]
+        parts = [self.rows[[*inputs, *ADDED_COLUMNS, *judged]]]
         for side, probabilities in zip(SIDES, self.probabilities, strict=True):
             if probabilities is not None:
                 parts.append(probabilities.add_prefix(f"{side}{PROBABILITY_INFIX}"))
@@ -107,10 +132,16 @@ class ScoredRequests:
 
     @classmethod
     def from_frame(
-        cls, frame: pd.DataFrame, heads: Mapping[str, float], *, models: tuple[str, str]
+        cls,
+        frame: pd.DataFrame,
+        heads: Mapping[str, float],
+        *,
+        models: tuple[str, str],
+        graded: GradedRelevance | None = None,
     ) -> ScoredRequests:
         """The ScoredRequests of a `to_frame` table (rows in the order given): scores and head
-        probabilities are read, positions and the other added columns recomputed."""
+        probabilities are read, positions and the other added columns recomputed (the gain
+        from the table's GRADE column with `graded`)."""
         probabilities: list[pd.DataFrame | None] = []
         prefixes = tuple(f"{side}{PROBABILITY_INFIX}" for side in SIDES)
         for prefix in prefixes:
@@ -122,6 +153,7 @@ class ScoredRequests:
             frame[inputs],
             (frame["score_a"].to_numpy(), frame["score_b"].to_numpy()),
             heads,
+            graded=graded,
             models=models,
             probabilities=(probabilities[0], probabilities[1]),
         )
@@ -169,9 +201,11 @@ def score_requests(
     rankers: tuple[Ranker, Ranker],
     heads: Mapping[str, float],
     *,
+    graded: GradedRelevance | None = None,
     models: tuple[str, str] | None = None,
 ) -> ScoredRequests:
-    """Score `frame` (prepared log rows) with both rankers and return the ScoredRequests.
+    """Score `frame` (prepared log rows) with both rankers and return the ScoredRequests
+    (relevance from `graded` when given, else from the labels of `heads`).
 
     Does not modify `frame`. `models` names the rankers (default: their own names).
     """
@@ -182,6 +216,7 @@ def score_requests(
         rows,
         (score_a, score_b),
         heads,
+        graded=graded,
         models=models or (rankers[0].name, rankers[1].name),
         probabilities=(probabilities_a, probabilities_b),
     )
@@ -192,13 +227,16 @@ def scored_from_scores(
     scores: tuple[ArrayLike, ArrayLike],
     heads: Mapping[str, float],
     *,
+    graded: GradedRelevance | None = None,
     models: tuple[str, str] = ("a", "b"),
     probabilities: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None),
 ) -> ScoredRequests:
     """Return the ScoredRequests of `frame` under two given score arrays (aligned by row).
 
-    `frame` needs `request_id`, `tweet_id` and the `label_<head>` columns of `heads`; it is not
-    modified.
+    `frame` needs `request_id`, `tweet_id`, the `label_<head>` columns of `heads` and, with
+    `graded`, its grade column (or GRADE, in rows scored before); it is not modified. Each
+    row's `relevance` is the gain of its grade with `graded`, else its engagement-weighted
+    relevance. Raises SchemaError when the grades are missing, not finite or negative.
     """
     rows = frame.reset_index(drop=True)
     score_a = np.asarray(scores[0], dtype=np.float64)
@@ -219,7 +257,14 @@ def scored_from_scores(
             "negative": negative_engagement(rows, heads),
         }
     )
-    kept = rows.drop(columns=[c for c in ADDED_COLUMNS if c in rows.columns])
+    if graded is not None:
+        grades = judged_grades(rows, graded)
+        if heads:
+            added[ENGAGEMENT] = added["relevance"]
+        added["relevance"] = graded_gain(grades, graded.gain)
+        added.insert(len(ADDED_COLUMNS), GRADE, grades)
+    replaced = (*ADDED_COLUMNS, *JUDGEMENT_COLUMNS)
+    kept = rows.drop(columns=[c for c in replaced if c in rows.columns])
     return ScoredRequests(
         models=models,
         heads=dict(heads),
@@ -228,18 +273,69 @@ def scored_from_scores(
         index=index,
         request_ids=np.asarray(request_ids, dtype=str),
         tweet_codes=tweet_codes,
+        graded=graded,
     )
+
+
+def judged_grades(rows: pd.DataFrame, graded: GradedRelevance) -> NDArray[np.float64]:
+    """The float64 grades of `rows`: GRADE in rows scored before (where the configured column
+    may already hold the gain), else the configured column. Raises SchemaError when they are
+    missing, not numeric, not finite or negative."""
+    source = GRADE if GRADE in rows else graded.column
+    where = f"graded relevance column {graded.column!r} (rankaudit.toml [relevance] column)"
+    if source not in rows:
+        raise SchemaError(
+            f"{where} is not among the log columns read; add the grades to the log or name "
+            "their column in [relevance] column"
+        )
+    try:
+        grades = rows[source].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SchemaError(
+            f"{where} has dtype {rows[source].dtype}; grades must be numbers >= 0"
+        ) from None
+    bad = ~(np.isfinite(grades) & (grades >= 0))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise SchemaError(
+            f"{where} has {int(bad.sum())} grade(s) that are missing or negative, e.g. "
+            f"{float(grades[first])!r} for tweet {rows[schema.TWEET_ID].iat[first]!r} of request "
+            f"{rows[schema.REQUEST_ID].iat[first]!r}; grades must be numbers >= 0 "
+            "(check the log with `rankaudit validate`)"
+        )
+    return grades
+
+
+def relevance_label(graded: GradedRelevance | None) -> str:
+    """How tables and reports name the relevance NDCG and surprises use."""
+    if graded is None:
+        return "engagement-weighted relevance"
+    return f"graded relevance (gain {'2^g−1' if graded.gain == 'exponential' else 'g'})"
+
+
+def relevance_summary(graded: GradedRelevance | None) -> dict[str, str | None]:
+    """The JSON `relevance` object: `kind` ("graded" or "engagement"), the grade `column`
+    (null for engagement), the `gain` ("exponential", "linear"; engagement-weighted relevance
+    is a linear gain) and the `label` tables show."""
+    return {
+        "kind": "engagement" if graded is None else "graded",
+        "column": None if graded is None else graded.column,
+        "gain": "linear" if graded is None else graded.gain,
+        "label": relevance_label(graded),
+    }
 
 
 def log_columns(
     workspace: Workspace, rankers: Sequence[Ranker], *, text: bool = False
 ) -> list[str]:
-    """Return the log columns a comparison reads: ids, time, position, labels, every spec
-    feature and whatever the rankers read; the tweet text only with `text`."""
+    """Return the log columns a comparison reads: ids, time, position, labels, the graded
+    relevance column (with `[relevance]`), every spec feature and whatever the rankers read;
+    the tweet text only with `text`."""
     wanted: list[str] = [
         *schema.REQUIRED_COLUMNS,
         schema.POSITION,
         *(schema.label_column(h) for h in workspace.heads),
+        *([] if workspace.relevance is None else [workspace.relevance.column]),
         *workspace.spec.names,
     ]
     for ranker in rankers:

@@ -7,10 +7,11 @@ Ranker a is the reference, ranker b the one under audit. Per request, four compo
 - `disagreement` = 1 - RBO(a, b): top-weighted disagreement of the two orderings.
 - `demoted_engagement`: the share of a's discounted engagement gain that b lost by moving
   engaged tweets down, sum_i rel_i * max(0, D(pos_a) - D(pos_b)) / sum_i rel_i * D(pos_a), with
-  D(pos) = 1 / log2(pos + 1) and rel the engagement-weighted relevance (0 without engagement).
-- `promoted_unengaged`: tweets b brought into its top k (not in a's top k) that the viewer did
-  not engage with, a tweet with negative engagement (a negative-weight head) counting twice,
-  divided by min(k, candidates) and capped at 1.
+  D(pos) = 1 / log2(pos + 1) and rel the row's relevance: the gain of its graded judgement
+  with `[relevance]`, else the engagement-weighted relevance (0 without engagement).
+- `promoted_unengaged`: tweets b brought into its top k (not in a's top k) with relevance 0
+  (not engaged with, or judged grade 0), a tweet with negative engagement (a negative-weight
+  head) counting twice, divided by min(k, candidates) and capped at 1.
 - `out_of_range`: mean over b's top k of min(1, largest excess of a continuous feature beyond
   the range seen in training), excess = distance outside [min, max] / (max - min). The range is
   taken over the requests served before the workspace's `holdout_from` (what the rankers were
@@ -35,6 +36,7 @@ from rankaudit.compare.metrics import position_discount
 from rankaudit.compare.ranking import rank_biased_overlap
 from rankaudit.compare.scoring import (
     ScoredRequests,
+    relevance_summary,
     scoped_log,
     score_requests,
 )
@@ -46,6 +48,7 @@ from rankaudit.compare.settings import (
     json_float,
 )
 from rankaudit.data import schema
+from rankaudit.data.relevance import GradedRelevance
 from rankaudit.data.spec import FeatureSpec
 from rankaudit.errors import ParameterError
 from rankaudit.workspace import Workspace
@@ -117,7 +120,8 @@ class SurpriseList:
     `table` has TABLE_COLUMNS (rank 1 = most surprising); `feature`, `feature_value`,
     `train_min`, `train_max` name the continuous feature of b's top k furthest outside its
     training range (empty when none is outside). `weights` are the normalised weights used;
-    `ranges` is None when no training period is known.
+    `ranges` is None when no training period is known; `graded` the graded judgements the
+    relevance components used (None: engagement-weighted relevance).
     """
 
     models: tuple[str, str]
@@ -126,6 +130,7 @@ class SurpriseList:
     weights: Mapping[str, float]
     ranges: FeatureRanges | None
     table: pd.DataFrame
+    graded: GradedRelevance | None = None
 
     @property
     def requests(self) -> int:
@@ -171,6 +176,7 @@ class SurpriseList:
             "requests": self.requests,
             "feature_ranges": None if self.ranges is None else self.ranges.to_dict(),
             "top": listed,
+            "relevance": relevance_summary(self.graded),
         }
 
 
@@ -298,6 +304,7 @@ def score_surprises(
         weights=normalised,
         ranges=ranges,
         table=table.loc[:, list(TABLE_COLUMNS)],
+        graded=scored.graded,
     )
 
 
@@ -333,5 +340,7 @@ def find_surprises(
             f"no request in scope {scope!r}: nothing was served from "
             f"{workspace.holdout_from} on; use scope 'all'"
         )
-    scored = score_requests(in_scope, rankers, workspace.heads, models=models)
+    scored = score_requests(
+        in_scope, rankers, workspace.heads, graded=workspace.relevance, models=models
+    )
     return score_surprises(scored, settings, ranges=ranges, scope=effective)

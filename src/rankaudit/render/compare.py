@@ -15,6 +15,7 @@ from rich.text import Text
 from rankaudit.compare.evaluation import Evaluation
 from rankaudit.compare.population import Estimate, PopulationComparison
 from rankaudit.compare.request import RequestComparison
+from rankaudit.compare.scoring import relevance_label
 from rankaudit.compare.surprise import COMPONENTS, SurpriseList
 from rankaudit.data import schema
 from rankaudit.render.tables import evaluation_table, timeline_table
@@ -24,6 +25,13 @@ __all__ = [
     "request_tables",
     "surprises_table",
 ]
+
+
+#: How the surprise components are named where relevance is graded (their JSON keys stay).
+_GRADED_COMPONENTS = {
+    "demoted_engagement": "demoted_relevance",
+    "promoted_unengaged": "promoted_irrelevant",
+}
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -57,7 +65,11 @@ def request_tables(comparison: RequestComparison) -> Group:
     the viewer's other requests."""
     first, second = comparison.models
     metrics = comparison.metrics
-    summary = Table(title=Text(f"how {second} reorders {first} in request {comparison.request_id}"))
+    graded = comparison.graded is not None
+    summary = Table(
+        title=Text(f"how {second} reorders {first} in request {comparison.request_id}"),
+        caption=Text(f"NDCG on {relevance_label(comparison.graded)}"),
+    )
     summary.add_column("metric", no_wrap=True)
     summary.add_column("value", justify="right", no_wrap=True)
     summary.add_column("meaning")
@@ -78,7 +90,8 @@ def request_tables(comparison: RequestComparison) -> Group:
         summary.add_row(
             f"NDCG@{k}",
             f"{_fmt(metrics[f'ndcg@{k}_a'])} → {_fmt(metrics[f'ndcg@{k}_b'])}",
-            f"{first} → {second}; — when nobody engaged",
+            f"{first} → {second}; — when "
+            + ("no candidate is relevant" if graded else "nobody engaged"),
         )
     changes = Table(title="top-k entries and exits")
     changes.add_column("k", justify="right")
@@ -142,6 +155,7 @@ def population_tables(population: PopulationComparison) -> Group:
             f"{population.users} viewers"
         ),
         caption=Text(
+            f"NDCG on {relevance_label(population.graded)}; "
             f"mean [{level} bootstrap interval, {settings.n_bootstrap} resamples]; p: paired "
             f"randomization test, {settings.n_permutations} sign flips, two-sided; seed "
             f"{settings.seed}"
@@ -209,6 +223,12 @@ def population_tables(population: PopulationComparison) -> Group:
             _fmt(summary.agreement["kendall_tau_b"].estimate.mean),
             _fmt(summary.agreement["rbo"].estimate.mean),
         )
+    parts: list[RenderableType] = [ranked, agreement]
+    if population.segments:
+        parts.append(segments)
+    if not population.heads:
+        # A workspace judged by graded relevance alone has no heads to score.
+        return Group(*parts)
     heads = evaluation_table(
         Evaluation(
             requests=population.requests,
@@ -222,21 +242,24 @@ def population_tables(population: PopulationComparison) -> Group:
         ),
         title="per-head ROC-AUC / RCE",
     )
-    return Group(ranked, agreement, segments, heads)
+    return Group(*parts, heads)
 
 
 def surprises_table(surprises: SurpriseList, top: int) -> Table:
     """The `top` most surprising requests with their components and the feature furthest
     outside its training range."""
     first, second = surprises.models
-    weights = ", ".join(f"{c} {surprises.weights[c]:.2f}" for c in COMPONENTS)
+    graded = surprises.graded is not None
+    names = _GRADED_COMPONENTS if graded else {}
+    weights = ", ".join(f"{names.get(c, c)} {surprises.weights[c]:.2f}" for c in COMPONENTS)
     table = Table(
         title=Text(
             f"most surprising of {surprises.requests} requests ({second} audited against "
             f"{first}, top {surprises.settings.k})"
         ),
         caption=Text(
-            f"surprise = weighted mean of the components ({weights})"
+            f"surprise = weighted mean of the components ({weights}); relevance: "
+            f"{relevance_label(surprises.graded)}"
             + ("" if surprises.ranges is not None else "; no training period: no range check")
         ),
     )
@@ -246,8 +269,9 @@ def surprises_table(surprises: SurpriseList, top: int) -> Table:
     table.add_column("served (UTC)", no_wrap=True)
     table.add_column("surprise", justify="right")
     table.add_column("disagree", justify="right")
-    table.add_column("engaged ▼", justify="right")
-    table.add_column("unengaged ▲", justify="right")
+    # ▼: relevant tweets b moved down; ▲: irrelevant ones b brought into its top k.
+    table.add_column("relevant ▼" if graded else "engaged ▼", justify="right")
+    table.add_column("irrelevant ▲" if graded else "unengaged ▲", justify="right")
     table.add_column("out of range", justify="right")
     table.add_column("furthest outside training range")
     for row in surprises.top(top).to_dict("records"):

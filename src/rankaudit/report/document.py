@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rankaudit.attribution.grouping import feature_groups, group_contributions
+from rankaudit.compare.scoring import ENGAGEMENT, GRADE
 from rankaudit.data import schema
 from rankaudit.report.gather import ImportanceSample, ReportData, ViewerAudit
 from rankaudit.report.manifest import package_versions, thread_settings, workspace_manifest
@@ -127,7 +129,25 @@ def _engaged(record: Mapping[Any, Any], heads: Sequence[str]) -> list[str]:
     return [h for h in heads if int(record.get(schema.label_column(h), 0) or 0) > 0]
 
 
-def _viewer(viewer: ViewerAudit, index: int, top: int, pseudonym: Pseudonymizer) -> dict[str, Any]:
+def _judged(record: Mapping[Any, Any], graded: bool) -> dict[str, Any]:
+    """With graded relevance, the tweet's `grade` (the judgement; `relevance` is its gain) and,
+    where there are heads, its `engagement` (engagement-weighted relevance); nothing
+    otherwise, so an engagement workspace's document keeps its keys."""
+    if not graded:
+        return {}
+    judged: dict[str, Any] = {"grade": record[GRADE]}
+    if ENGAGEMENT in record:
+        judged["engagement"] = record[ENGAGEMENT]
+    return judged
+
+
+def _viewer(
+    viewer: ViewerAudit,
+    index: int,
+    top: int,
+    pseudonym: Pseudonymizer,
+    groups: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     comparison = viewer.comparison
     heads = list(comparison.heads)
     rows = comparison.rows
@@ -153,6 +173,7 @@ def _viewer(viewer: ViewerAudit, index: int, top: int, pseudonym: Pseudonymizer)
                 "relevance": record["relevance"],
                 "negative": bool(record["negative"]),
                 "engaged": _engaged(record, heads),
+                **_judged(record, comparison.graded is not None),
                 "attributions": _tweet_attributions(
                     by_tweet.get(tweet, viewer.attributions.iloc[0:0]), top, pseudonym
                 ),
@@ -203,6 +224,13 @@ def _viewer(viewer: ViewerAudit, index: int, top: int, pseudonym: Pseudonymizer)
                         **{m: r[m] for m in methods},
                     }
                     for r in contributions.to_dict("records")
+                ],
+                # Feature groups of the spec: sums over their members, largest first.
+                "groups": [
+                    {"group": g["group"], "members": g["members"], **{m: g[m] for m in methods}}
+                    for g in group_contributions(contributions, groups or {}, methods).to_dict(
+                        "records"
+                    )
                 ],
             }
         movers.append(
@@ -367,7 +395,8 @@ def build_document(
         "manifest": manifest,
         "summary": data.population.to_dict(),
         "viewers": [
-            _viewer(v, i, settings.top_features, pseudonym) for i, v in enumerate(data.viewers)
+            _viewer(v, i, settings.top_features, pseudonym, feature_groups(data.workspace.spec))
+            for i, v in enumerate(data.viewers)
         ],
         "importance": _importance(data.importance),
         "agreement": {

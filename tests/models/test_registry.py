@@ -41,8 +41,8 @@ def test_unknown_kind_lists_the_valid_kinds() -> None:
 # One row per kind: a bad option is reported before any file is opened.
 OPTION_CASES = [
     ("torch", Path("/nonexistent/model"), "batch_size"),
-    ("lightgbm", Path("/nonexistent/m.txt"), "none (this kind takes no options)"),
-    ("xgboost", Path("/nonexistent/m.json"), "none (this kind takes no options)"),
+    ("lightgbm", Path("/nonexistent/m.txt"), "output"),
+    ("xgboost", Path("/nonexistent/m.json"), "output"),
     ("linear", Path("/nonexistent/m.json"), "none (this kind takes no options)"),
     ("logged", None, "ascending, column"),
     ("chronological", None, "age_column"),

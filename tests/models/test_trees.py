@@ -234,14 +234,29 @@ def test_xgboost_not_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert str(info.value) == "xgboost is not installed; pip install 'rankaudit[xgboost]'"
 
 
-def test_lightgbm_default_feature_names_are_refused(tmp_path: Path, frame: pd.DataFrame) -> None:
+def test_default_feature_names_without_a_spec_are_refused(
+    tmp_path: Path, frame: pd.DataFrame
+) -> None:
+    # Matching by position needs the workspace spec (tests/models/test_tree_outputs.py).
     x = frame[NUMERIC_LIST].to_numpy()
     params = {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5}
     booster = lgb.train(params, lgb.Dataset(x, frame["label_favorite"]), num_boost_round=2)
     path = tmp_path / "m.txt"
     booster.save_model(str(path))
-    with pytest.raises(ModelLoadError, match="default feature names"):
+    with pytest.raises(ModelLoadError) as info:
         load_ranker(ModelConfig("gbdt", "lightgbm", path=path))
+    assert str(info.value) == (
+        f"{path}: the booster has default feature names (Column_0..Column_3) and no feature "
+        "spec to match its 4 features to by position; train it from a DataFrame or pass "
+        "feature_name=, or load it in a workspace whose spec lists its 4 features in "
+        "training order"
+    )
+    dtrain = xgb.DMatrix(x, frame["label_favorite"])
+    xgb.train({"objective": "binary:logistic", "nthread": 1}, dtrain, 2).save_model(
+        str(tmp_path / "m.json")
+    )
+    with pytest.raises(ModelLoadError, match=r"default feature names \(f0..f3\).* its 4 features"):
+        load_ranker(ModelConfig("gbdt", "xgboost", path=tmp_path / "m.json"))
 
 
 def test_lightgbm_integer_coded_categorical(tmp_path: Path, frame: pd.DataFrame) -> None:

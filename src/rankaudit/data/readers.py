@@ -254,7 +254,9 @@ def prepare(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     for column in out.columns:
         if schema.is_label_column(column):
             out[column] = _converted(column, "0/1 labels", partial(out[column].astype, np.int8))
-    return out
+    # Replacing columns one by one leaves a wide frame (hundreds of features) in as many
+    # blocks; one consolidation here spares every later insert pandas' fragmentation warning.
+    return out.copy()
 
 
 def _to_float(values: pd.Series) -> pd.Series:

@@ -138,14 +138,20 @@ def control(label: str, child: Any, *, wide: bool = False) -> html.Div:
     )
 
 
-def radio(id: str, options: Sequence[str], value: str | None) -> dcc.RadioItems:
-    """Segmented radio buttons whose labels are their values."""
+def radio(
+    id: str, options: Sequence[str], value: str | None, *, remember: bool = False
+) -> dcc.RadioItems:
+    """Segmented radio buttons whose labels are their values. `remember`: the browser keeps
+    the user's choice for the session across page renders (for a view option the URL does
+    not hold)."""
+    kept: dict[str, Any] = {"persistence": True, "persistence_type": "session"} if remember else {}
     return dcc.RadioItems(
         id=id,
         options=[{"label": o, "value": o} for o in options],
         value=value,
         inline=True,
         className="segmented",
+        **kept,
     )
 
 

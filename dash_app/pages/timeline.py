@@ -28,6 +28,7 @@ from dash_app.components import (
     radio,
 )
 from rankaudit.attribution import FINAL
+from rankaudit.attribution.grouping import By
 from rankaudit.errors import ParameterError
 from rankaudit.figures import (
     attribution_bars,
@@ -53,6 +54,8 @@ __all__ = [
 ROW_PX = 30
 
 _SOURCES = {"computed": "computed now (interactive settings), then cached"}
+#: The "Rows" switch of the explanation: one bar per feature, or per feature group of the spec.
+_BY: dict[str, By] = {"features": "feature", "groups": "group"}
 _NO_TWEET = (
     "Click a tweet (its id in the table, or a point of the slopegraph) to see why each ranker "
     "put it where it is."
@@ -150,6 +153,7 @@ def _controls(session: WorkspaceSession, query: TimelineQuery) -> html.Div:
                 wide=True,
             ),
             control("Chart", radio("explain-chart", ["bars", "waterfall"], query.chart)),
+            control("Rows", radio("explain-by", list(_BY), "features", remember=True)),
         ],
         className="controls",
     )
@@ -516,19 +520,25 @@ def _summary(view: ExplanationView) -> html.Div:
 
 
 @guarded("explanation")
-def render_explanation(session: WorkspaceSession, data: dict[str, Any]) -> html.Div:
-    """The open tweet's explanation: summary with completeness, attribution chart, and the
+def render_explanation(
+    session: WorkspaceSession, data: dict[str, Any], rows: str | None = None
+) -> html.Div:
+    """The open tweet's explanation: summary with completeness, attribution chart (the 12
+    largest features, or feature groups with `rows="groups"`, and the rest summed), and the
     score of the tweet split by head under both rankers."""
     query = _query(data)
     if query.tweet is None:
         return html.Div()
+    by = _BY.get(rows or "features", "feature")
     view = session.explanation(query)
     if query.chart == "waterfall":
         method = "shap" if "shap" in view.methods else view.methods[0]
-        figure = attribution_waterfall(view.explanation, view.model, method=method)
+        figure = attribution_waterfall(view.explanation, view.model, method=method, by=by)
     else:
-        figure = attribution_bars(view.explanation, view.model)
+        figure = attribution_bars(view.explanation, view.model, by=by)
     parts: list[Any] = [_summary(view), graph(figure, id="explain-figure")]
+    if by == "group":
+        parts.insert(1, hint(f"Each bar sums a feature group of the spec; top: {view.top_group}."))
     if view.reference != "pair":
         neighbour = TimelineQuery(**{**data, "reference": "pair", "vs": None}).url()
         parts.append(
@@ -650,9 +660,13 @@ def register(app: Dash, session: WorkspaceSession) -> None:
         except Exception as error:  # shown in the page, logged on the server
             return dash.no_update, error_message(error, where="timeline export")
 
-    @app.callback(Output("explain-body", "children"), Input("timeline-query", "data"))
-    def _explanation(data: dict[str, Any]) -> Any:
-        return render_explanation(session, data)
+    @app.callback(
+        Output("explain-body", "children"),
+        Input("timeline-query", "data"),
+        Input("explain-by", "value"),
+    )
+    def _explanation(data: dict[str, Any], rows: str | None) -> Any:
+        return render_explanation(session, data, rows)
 
     @app.callback(
         Output("app-nav", "href", allow_duplicate=True),

@@ -9,8 +9,10 @@ are read from the viewer's partition instead of computed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -23,6 +25,15 @@ from rankaudit.attribution import (
     resolve_methods,
 )
 from rankaudit.attribution.api import DEFAULT_SETTINGS
+from rankaudit.attribution.grouping import (
+    DEFAULT_TOP,
+    By,
+    check_by,
+    feature_groups,
+    group_contributions,
+    rank_contributions,
+    top_contributions,
+)
 from rankaudit.compare.request import RequestComparison
 from rankaudit.data import schema
 from rankaudit.errors import AttributionError, NotFoundError
@@ -33,11 +44,24 @@ from rankaudit.workspace import Workspace
 __all__ = ["TweetExplanation", "explain_tweet"]
 
 
+#: The order in which methods are listed.
+_METHODS = ("shap", "ig")
+
+
+def _number(value: object) -> Any:
+    """A JSON-safe number: NaN and infinities become None."""
+    if value is None:
+        return None
+    as_float = float(value)  # type: ignore[arg-type]
+    return as_float if math.isfinite(as_float) else None
+
+
 @dataclass(frozen=True)
 class TweetExplanation:
     """`attributions`: long attribution rows (final score only) of `tweet` for both models,
     every applicable method; `view`: the request side by side; `sources`: where each model's
-    rows come from, "computed" or "store (<folder>)"."""
+    rows come from, "computed" or "store (<folder>)"; `groups`: feature -> feature group (the
+    workspace spec's), for group-level views (features it lacks are ungrouped)."""
 
     view: RequestComparison
     tweet: str
@@ -45,13 +69,23 @@ class TweetExplanation:
     reference: str
     attributions: pd.DataFrame
     sources: Mapping[str, str] = field(default_factory=dict)
+    groups: Mapping[str, str] = field(default_factory=dict)
+
+    def methods(self, model: str) -> list[str]:
+        """The methods with attributions for `model`: shap, ig, then any other, by name."""
+        present = set(self.attributions.loc[self.attributions["model"] == model, "method"])
+        return [m for m in _METHODS if m in present] + sorted(
+            str(m) for m in present if m not in _METHODS
+        )
 
     def contributions(self, model: str) -> pd.DataFrame:
-        """One row per feature: value and each method's attribution, largest |attribution| first."""
+        """One row per feature: value and each method's attribution; largest |attribution|
+        (over the methods) first, ties by feature name."""
         rows = self.attributions.loc[self.attributions["model"] == model]
         table = rows.pivot_table(
             index=["feature"], columns="method", values="attribution", sort=False
         ).reset_index()
+        table.columns.name = None
         values = rows.drop_duplicates("feature").set_index("feature")
         value = (
             values["feature_value"]
@@ -59,14 +93,32 @@ class TweetExplanation:
             .where(values["feature_category"].isna(), values["feature_category"])
         )
         table.insert(1, "value", table["feature"].map(value))
-        order = (
-            table.drop(columns=["feature", "value"])
-            .abs()
-            .max(axis=1)
-            .sort_values(ascending=False)
-            .index
-        )
-        return table.loc[order].reset_index(drop=True)
+        methods = self.methods(model)
+        return rank_contributions(table[["feature", "value", *methods]], methods)
+
+    def _groups(self, features: pd.Series) -> dict[str, str]:
+        return {**feature_groups(None, features.astype(str)), **self.groups}
+
+    def group_contributions(self, model: str) -> pd.DataFrame:
+        """One row per feature group (`groups`): group, members, features (their names) and
+        each method's sum over the members; largest |sum| first, ties by group name. Per
+        method the rows add up to the sum of all attributions."""
+        table = self.contributions(model)
+        return group_contributions(table, self._groups(table["feature"]), self.methods(model))
+
+    def top_contributions(
+        self, model: str, *, top: int = DEFAULT_TOP, by: By = "feature"
+    ) -> pd.DataFrame:
+        """The `top` largest features (or groups, `by="group"`) and one row summing the rest
+        ("all other features (K)"; `other` is True there): per method the rows add up to the
+        sum of all attributions. See `rankaudit.attribution.grouping.top_contributions`."""
+        by = check_by(by, "top_contributions")
+        methods = self.methods(model)
+        if by == "group":
+            return top_contributions(
+                self.group_contributions(model), methods, top=top, name="group"
+            )
+        return top_contributions(self.contributions(model), methods, top=top)
 
     def totals(self, model: str) -> dict[str, float]:
         """score, reference_score, and the sum of attributions per method."""
@@ -76,8 +128,57 @@ class TweetExplanation:
             "reference_score": float(rows["reference_score"].to_numpy()[0]),
         }
         for method, group in rows.groupby("method", sort=True):
-            out[f"sum_{method}"] = float(group["attribution"].sum())
+            out[f"sum_{method}"] = math.fsum(group["attribution"].to_numpy(dtype=float))
         return out
+
+    def to_dict(self, *, by: By = "feature") -> dict[str, Any]:
+        """The explanation as plain values, every feature (or every group, `by="group"`) of
+        each model, ordered as `contributions` (or `group_contributions`); attributions in
+        the explained output's units, non-finite numbers as None."""
+        by = check_by(by, "TweetExplanation.to_dict")
+        models: dict[str, Any] = {}
+        for model in dict.fromkeys(self.attributions["model"].astype(str)):
+            totals = self.totals(model)
+            methods = self.methods(model)
+            entry: dict[str, Any] = {
+                "source": self.sources.get(model),
+                "score": totals["score"],
+                "reference_score": totals["reference_score"],
+                "gap": totals["score"] - totals["reference_score"],
+                "sums": {m: totals[f"sum_{m}"] for m in methods},
+            }
+            if by == "group":
+                entry["groups"] = [
+                    {
+                        "group": str(r["group"]),
+                        "members": int(r["members"]),
+                        "features": list(r["features"]),
+                        **{m: _number(r[m]) for m in methods},
+                    }
+                    for r in self.group_contributions(model).to_dict("records")
+                ]
+            else:
+                table = self.contributions(model)
+                groups = self._groups(table["feature"])
+                entry["features"] = [
+                    {
+                        "feature": str(r["feature"]),
+                        "group": groups[str(r["feature"])],
+                        "value": r["value"] if isinstance(r["value"], str) else _number(r["value"]),
+                        **{m: _number(r[m]) for m in methods},
+                    }
+                    for r in table.to_dict("records")
+                ]
+            models[model] = entry
+        return {
+            "request_id": self.view.request_id,
+            "user_id": self.view.user_id,
+            "tweet_id": self.tweet,
+            "vs_tweet_id": self.vs_tweet,
+            "reference": self.reference,
+            "by": by,
+            "models": models,
+        }
 
 
 def explain_tweet(
@@ -151,11 +252,13 @@ def explain_tweet(
         ).frame
         parts.append(result)
         sources[model] = "computed"
+    attributions = pd.concat(parts, ignore_index=True)
     return TweetExplanation(
         view=view,
         tweet=tweet,
         vs_tweet=vs_tweet,
         reference=used,
-        attributions=pd.concat(parts, ignore_index=True),
+        attributions=attributions,
         sources=sources,
+        groups=feature_groups(workspace.spec, attributions["feature"].astype(str)),
     )

@@ -96,7 +96,7 @@ def test_attribution_bars_show_the_contributions(explained: ExplanationView) -> 
     top = contributions.head(6)
     labels = list(shap.y)
     assert labels[0] == "real_graph_weight = 2.95"
-    assert labels[-1] == f"{len(contributions) - 6} other features"
+    assert labels[-1] == f"all other features ({len(contributions) - 6})"
     np.testing.assert_allclose(shap.x[:6], top["shap"].to_numpy())
     np.testing.assert_allclose(ig.x[:6], top["ig"].to_numpy())
     np.testing.assert_allclose(shap.x[6], contributions["shap"].iloc[6:].sum())

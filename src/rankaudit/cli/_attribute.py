@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from rankaudit.cli._common import (
     WorkersOption,
     WorkspaceOption,
     handle_errors,
+    open_workspace,
     rows_progress,
     stdout_console,
 )
@@ -74,14 +76,13 @@ def attribute(
     from rankaudit.engine import make_engine
     from rankaudit.errors import AttributionError
     from rankaudit.render import completeness_table
-    from rankaudit.workspace import load_workspace
 
     if sum((user is not None, request is not None, sample is not None, all_rows)) != 1:
         raise AttributionError("choose exactly one of --user U, --request R, --sample N or --all")
     if reference == "pair" and (tweet is None or vs_tweet is None):
         raise AttributionError("the pair reference needs --tweet T and --vs-tweet T2")
     plan = plan_attribution(
-        load_workspace(workspace), model, method=method, reference=reference, out=out, user=user,
+        open_workspace(workspace, [model]), model, method=method, reference=reference, out=out, user=user,
         request=request, sample=sample, heads=heads, pair=(tweet, vs_tweet) if tweet and vs_tweet else None,
         wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps), partitions=partitions,
     )  # fmt: skip
@@ -107,6 +108,16 @@ def _settings(**values: int) -> AttributionSettings:
         raise ParameterError(str(exc)) from None
 
 
+class ExplainBy(StrEnum):
+    feature = "feature"
+    group = "group"
+
+
+class ExplainFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
 @handle_errors
 def explain(
     workspace: WorkspaceOption = Path("."),
@@ -127,23 +138,40 @@ def explain(
         "baseline",
         "deep",
     ),
-    top: Annotated[int, typer.Option(help="Contributions to list per model.")] = 10,
+    top: Annotated[
+        int,
+        typer.Option(help="Rows listed per model; the rest add up in 'all other features (K)'."),
+    ] = 12,
+    by: Annotated[
+        ExplainBy,
+        typer.Option(help="feature, or group: the sum over each feature group of the spec."),
+    ] = ExplainBy.feature,
+    output: Annotated[
+        ExplainFormat,
+        typer.Option("--format", help="table (terminal), or json: every feature (or group)."),
+    ] = ExplainFormat.table,
 ) -> None:
     """Both orderings of a request side by side, and why a tweet sits where it does."""
+    import json
+    import sys
+
     from rankaudit.errors import AttributionError
     from rankaudit.explain import explain_tweet
     from rankaudit.render import contributions_table, timeline_table
-    from rankaudit.workspace import load_workspace
 
     if top < 1:
         raise AttributionError(
             f"The 'top' parameter of explain must be an int >= 1. Got {top} instead."
         )
     explanation = explain_tweet(
-        load_workspace(workspace), user=user, request=request, tweet=tweet, vs_tweet=vs_tweet,
+        open_workspace(workspace, vs), user=user, request=request, tweet=tweet, vs_tweet=vs_tweet,
         reference=reference, models=vs,
     )  # fmt: skip
+    if output is ExplainFormat.json:
+        document = explanation.to_dict(by=by.value)
+        sys.stdout.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
+        return
     console = stdout_console()
     console.print(timeline_table(explanation.view))
     for model in vs:
-        console.print(contributions_table(explanation, model, top=top))
+        console.print(contributions_table(explanation, model, top=top, by=by.value))

@@ -1,19 +1,21 @@
 """Figures of one tweet's explanation: attribution bars per method and a waterfall.
 
 Both take a `TweetExplanation` (rankaudit.explain) and the model to show; its attributions may be
-of the final score or of one head (whatever rows it holds for that model). Features beyond
-`top` are summed into one "other features" bar, so the bars still add up to the explained
-difference, up to the completeness error printed in the title.
+of the final score or of one head (whatever rows it holds for that model), per feature or per
+feature group. Rows beyond `top` are summed into one "all other features (K)" bar, so the bars
+still add up to the explained difference, up to the completeness error printed in the title.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from rankaudit.attribution.grouping import DEFAULT_TOP, By, check_by, top_contributions
 from rankaudit.errors import NotFoundError
 from rankaudit.explain import TweetExplanation
 from rankaudit.figures import theme
@@ -101,43 +103,48 @@ def _title(summary: ExplainedDifference) -> str:
     return f"{head}<br><sup>gap {signed(summary.gap)} · {' · '.join(parts)}</sup>"
 
 
-def _top(contributions: pd.DataFrame, methods: list[str], top: int) -> pd.DataFrame:
-    """The `top` largest contributions plus one summed row for the rest (when any)."""
-    shown = contributions.head(top).copy()
-    shown["label"] = [
-        feature_label(f, v) for f, v in zip(shown["feature"], shown["value"], strict=True)
-    ]
-    rest = contributions.iloc[top:]
-    if len(rest):
-        other = {m: float(rest[m].sum()) for m in methods}
-        shown = pd.concat(
-            [
-                shown,
-                pd.DataFrame(
-                    [
-                        {
-                            "feature": "",
-                            "value": None,
-                            "label": f"{len(rest)} other features",
-                            **other,
-                        }
-                    ]
-                ),
-            ],
-            ignore_index=True,
-        )
-    return shown
+def _labels(shown: pd.DataFrame, by: By) -> list[str]:
+    """`feature = value`, `group (n features)`, or the summed row's own label."""
+    labels = []
+    for row in shown.to_dict("records"):
+        if row["other"]:
+            labels.append(str(row[by]))
+        elif by == "group":
+            count = int(row["members"])
+            labels.append(f"{row['group']} ({count} feature{'s' if count != 1 else ''})")
+        else:
+            labels.append(feature_label(str(row["feature"]), row["value"]))
+    return labels
 
 
-def attribution_bars(explanation: TweetExplanation, model: str, *, top: int = 12) -> go.Figure:
+def _shown(
+    explanation: TweetExplanation, model: str, methods: Sequence[str], top: int, by: By
+) -> pd.DataFrame:
+    """The `top` largest rows by |attribution| over `methods` (ties by name) and one summed
+    row for the rest, with their labels."""
+    by = check_by(by, "the attribution figures")
+    table = (
+        explanation.group_contributions(model)
+        if by == "group"
+        else explanation.contributions(model)
+    )
+    shown = top_contributions(table, methods, top=top, name=by)
+    return shown.assign(label=_labels(shown, by))
+
+
+def attribution_bars(
+    explanation: TweetExplanation, model: str, *, top: int = DEFAULT_TOP, by: By = "feature"
+) -> go.Figure:
     """Horizontal bars of `model`'s contributions, one bar per method (SHAP, IG) and feature,
-    labelled `feature = value`, largest first; units are those of the explained output (score
-    units, or a head's probability). The title states score, reference, gap and each method's
-    completeness error. Trace i holds method `methods[i]`; y values are the labels."""
+    labelled `feature = value` (or per feature group, `by="group"`, labelled `group (n
+    features)`, the sum over its members), largest first, ties by name: the `top` largest and
+    one bar "all other features (K)" summing the rest, so each method's bars add up to its
+    total. Units are those of the explained output (score units, or a head's probability).
+    The title states score, reference, gap and each method's completeness error. Trace i
+    holds method `methods[i]`; y values are the labels."""
     summary = explained_difference(explanation, model)
-    contributions = explanation.contributions(model)
-    methods = [m for m in ("shap", "ig") if m in contributions]
-    shown = _top(contributions, methods, top)
+    methods = [m for m in ("shap", "ig") if m in explanation.methods(model)]
+    shown = _shown(explanation, model, methods, top, by)
     figure = go.Figure()
     for method in methods:
         values = shown[method].to_numpy(dtype=np.float64)
@@ -175,23 +182,25 @@ def attribution_bars(explanation: TweetExplanation, model: str, *, top: int = 12
 
 
 def attribution_waterfall(
-    explanation: TweetExplanation, model: str, *, method: str = "shap", top: int = 10
+    explanation: TweetExplanation,
+    model: str,
+    *,
+    method: str = "shap",
+    top: int = DEFAULT_TOP,
+    by: By = "feature",
 ) -> go.Figure:
     """A waterfall from the reference score to the score: the reference, then `method`'s
-    `top` largest contributions and the rest summed, then the score as the model computes it.
-    Any completeness error shows as the difference between the last step and the total. Raises
+    `top` largest contributions (features, or feature groups with `by="group"`; ties by name)
+    and "all other features (K)" summed, then the score as the model computes it. Any
+    completeness error shows as the difference between the last step and the total. Raises
     NotFoundError when `method` has no attributions for `model`."""
     summary = explained_difference(explanation, model)
-    contributions = explanation.contributions(model)
-    if method not in contributions:
+    available = explanation.methods(model)
+    if method not in available:
         raise NotFoundError(
-            f"no {method!r} attributions for {model!r}; available: "
-            f"{', '.join(m for m in ('shap', 'ig') if m in contributions)}"
+            f"no {method!r} attributions for {model!r}; available: {', '.join(available)}"
         )
-    ordered = contributions.assign(_size=contributions[method].abs()).sort_values(
-        "_size", ascending=False, kind="stable"
-    )
-    shown = _top(ordered.drop(columns="_size"), [method], top)
+    shown = _shown(explanation, model, [method], top, by)
     reference = {
         "request": "request mean",
         "global": "background mean",

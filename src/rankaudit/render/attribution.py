@@ -6,6 +6,7 @@ import pandas as pd
 from rich.table import Table
 from rich.text import Text
 
+from rankaudit.attribution.grouping import DEFAULT_TOP, By
 from rankaudit.explain import TweetExplanation
 
 __all__ = ["completeness_table", "contributions_table"]
@@ -26,8 +27,12 @@ def completeness_table(completeness: pd.DataFrame) -> Table:
     return table
 
 
-def contributions_table(explanation: TweetExplanation, model: str, *, top: int = 10) -> Table:
-    """The largest contributions to one model's score of the explained tweet, with totals."""
+def contributions_table(
+    explanation: TweetExplanation, model: str, *, top: int = DEFAULT_TOP, by: By = "feature"
+) -> Table:
+    """The `top` largest contributions to one model's score of the explained tweet, per
+    feature or per feature group (`by="group"`), then one line "all other features (K)" with
+    the sum of the rest, so each method's column adds up to its Σ in the caption."""
     totals = explanation.totals(model)
     if explanation.vs_tweet is not None:
         what = f"why {explanation.tweet} vs {explanation.vs_tweet}"
@@ -38,25 +43,32 @@ def contributions_table(explanation: TweetExplanation, model: str, *, top: int =
         f"Σ {k[4:].upper()} = {v:+.4f}" for k, v in totals.items() if k.startswith("sum_")
     )
     table = Table(
-        title=Text(f"{model}: {what}"),
+        title=Text(f"{model}: {what}" + (" · by feature group" if by == "group" else "")),
         caption=Text(
             f"score {totals['score']:.4f} − reference {totals['reference_score']:.4f} = {gap:+.4f}; {sums}"
         ),
     )
-    contributions = explanation.contributions(model)
-    table.add_column("feature")
-    table.add_column("value", justify="right")
-    methods = [c for c in contributions.columns if c not in ("feature", "value")]
+    shown = explanation.top_contributions(model, top=top, by=by)
+    methods = explanation.methods(model)
+    table.add_column(by)
+    table.add_column("value" if by == "feature" else "features", justify="right")
     for method in methods:
         table.add_column(method.upper(), justify="right")
-    for row in contributions.head(top).itertuples(index=False):
-        value = row.value
-        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+    for row in shown.to_dict("records"):
+        # Feature and group names come from user files: Text, never markup.
+        if row["other"]:
+            label, second = Text(str(row[by]), style="dim"), Text("")
+        elif by == "group":
+            label, second = Text(str(row["group"])), Text(str(row["members"]))
+        else:
+            value = row["value"]
+            label = Text(str(row["feature"]))
+            second = Text(f"{value:.4g}" if isinstance(value, float) else str(value))
         cells = []
         for method in methods:
-            number = float(getattr(row, method))
+            number = float(row[method])
             cells.append(
                 Text(f"{number:+.4f}", style="green" if number > 0 else "red" if number < 0 else "")
             )
-        table.add_row(Text(str(row.feature)), Text(shown), *cells)
+        table.add_row(label, second, *cells)
     return table

@@ -46,6 +46,7 @@ table.dense { font-size: 0.82rem; }
 .tweet-meta { color: var(--muted); font-size: 0.85em; }
 .contrib { font-size: 0.8rem; line-height: 1.35; }
 .contrib .lbl { color: var(--muted); font-weight: 600; margin-right: 5px; }
+table.groups tr.total td { border-top: 1px solid var(--ink); font-weight: 600; }
 figure.chart { margin: 10px 0 18px; break-inside: avoid; }
 figure.chart .plot { width: 100%; min-height: 120px; }
 figcaption { color: var(--muted); font-size: 0.85rem; margin-top: 2px; }
@@ -219,9 +220,10 @@ IG is a numerical path integral: rows still above {{ m.attribution.settings.tole
 
 <h2 id="viewers">6. Viewers</h2>
 <p>One section per reported viewer: their request ({{ selection_rule }}), both orderings, every candidate with
-its top three contributions under each ranker and method (request reference: score minus the mean score of
-the request's candidates), and the {{ m.attribution.movers }} biggest movers each explained against the
-nearest tweet the two rankers order the other way round (pair reference). Positions are 1-based; <span class="up">▲</span> means {{ b }} placed the tweet higher
+its {{ m.attribution.top_features }} largest contributions under each ranker and method and the sum of all other
+features (request reference: score minus the mean score of the request's candidates), and the
+{{ m.attribution.movers }} biggest movers each explained against the nearest tweet the two rankers order the
+other way round (pair reference), per feature group of the spec (the sum over its features) and per feature. Positions are 1-based; <span class="up">▲</span> means {{ b }} placed the tweet higher
 than {{ a }}.</p>
 {% for v in viewers %}
 <section class="viewer" id="viewer-{{ v.index }}">
@@ -250,6 +252,10 @@ promoted unengaged {{ v.surprise.promoted_unengaged|fixed(3) }}, out of range {{
 </table>
 {% if v.movers %}<h4>Biggest movers, explained pairwise</h4>
 {% for mv in v.movers %}<p>{{ mv.text }}</p>
+{% if mv.group_rows %}<table class="dense groups">
+<thead><tr><th>feature group</th>{% for col in mv.group_columns %}<th class="num">{{ col }}</th>{% endfor %}</tr></thead>
+<tbody>{% for row in mv.group_rows %}<tr{% if row.total %} class="total"{% endif %}><td>{{ row.group }}</td>{% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody>
+</table>{% endif %}
 {% for f in mv.figures %}{{ figure(f) }}{% endfor %}{% endfor %}
 {% else %}<p class="note">The two rankers order this request identically: no tweet moved.</p>{% endif %}
 </section>

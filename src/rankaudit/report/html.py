@@ -25,6 +25,7 @@ import plotly.io as pio
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from rankaudit.attribution.grouping import other_label
 from rankaudit.figures import metric_label
 from rankaudit.report._template import STYLE, TEMPLATE
 from rankaudit.report.plots import ReportFigure
@@ -201,19 +202,64 @@ def _selection_rule(manifest: Mapping[str, Any]) -> str:
 
 
 def _contributions(
-    tweet: Mapping[str, Any], order: Sequence[tuple[str, str]], shown: int = 3
+    tweet: Mapping[str, Any], order: Sequence[tuple[str, str]]
 ) -> list[dict[str, str]]:
+    """Per (model, method): the document's `top_features` largest contributions, then "all
+    other features (K)" with the sum of the rest, so each line adds up to the score gap."""
     lines = []
     for model, method in order:
         entry = tweet["attributions"].get(model, {}).get(method)
         if entry is None:
             continue
-        parts = [f"{c['feature']} {fmt_signed(c['attribution'])}" for c in entry["top"][:shown]]
+        parts = [f"{c['feature']} {fmt_signed(c['attribution'])}" for c in entry["top"]]
+        others = int(entry["features"]) - len(entry["top"])
+        if others > 0:
+            parts.append(f"{other_label('feature', others)} {fmt_signed(entry['rest'])}")
         flag = ""
         if not entry["converged"]:
             flag = f"not converged ({fmt_pct(entry['completeness_relative'], 2)} error)"
         lines.append({"label": f"{model} {method.upper()}", "text": ", ".join(parts), "flag": flag})
     return lines
+
+
+def _group_table(
+    mover: Mapping[str, Any], models: Sequence[str]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The mover's contributions per feature group of the spec (sums over the members, per
+    model and method): column labels, and rows ordered as under the first model that has
+    them, then a last row with each method's total (the score gap up to its completeness
+    error). No rows when the document holds no groups."""
+    columns: list[str] = []
+    keys: list[tuple[str, str | None]] = []
+    groups: dict[str, dict[tuple[str, str | None], str]] = {}
+    totals: dict[tuple[str, str | None], str] = {}
+    for model in models:
+        explained = mover["explanations"].get(model)
+        if explained is None or not explained.get("groups"):
+            continue
+        methods = [m for m in ("shap", "ig") if m in explained["methods"]]
+        columns.append(f"{model} features")
+        keys.append((model, None))
+        for method in methods:
+            columns.append(f"{model} {method.upper()}")
+            keys.append((model, method))
+            totals[(model, method)] = fmt_signed(explained["methods"][method]["sum"])
+        totals[(model, None)] = fmt_num(sum(g["members"] for g in explained["groups"]))
+        for group in explained["groups"]:
+            cells = groups.setdefault(str(group["group"]), {})
+            cells[(model, None)] = fmt_num(group["members"])
+            for method in methods:
+                cells[(model, method)] = fmt_signed(group[method])
+    if not groups:
+        return [], []
+    rows = [
+        {"group": name, "cells": [cells.get(k, "—") for k in keys], "total": False}
+        for name, cells in groups.items()
+    ]
+    rows.append(
+        {"group": "Σ all groups", "cells": [totals.get(k, "—") for k in keys], "total": True}
+    )
+    return columns, rows
 
 
 def _value(value: object) -> str:
@@ -484,10 +530,13 @@ def render_html(document: Mapping[str, Any], figures: Sequence[ReportFigure]) ->
         movers = []
         for number, mover in enumerate(viewer["movers"]):
             prefix = f"fig-v{viewer['index']}-m{number}-"
+            group_columns, group_rows = _group_table(mover, (b, a))
             movers.append(
                 {
                     "text": _mover_text(mover, a, b),
                     "figures": [i for i in ids if i.startswith(prefix)],
+                    "group_columns": group_columns,
+                    "group_rows": group_rows,
                 }
             )
         viewers.append(

@@ -17,6 +17,7 @@ from types import MappingProxyType
 import pandas as pd
 import plotly.graph_objects as go
 
+from rankaudit.attribution.grouping import DEFAULT_TOP, feature_groups
 from rankaudit.compare import PopulationComparison, RequestComparison, SegmentSummary
 from rankaudit.data import schema
 from rankaudit.explain import TweetExplanation
@@ -120,6 +121,7 @@ class _Safe:
             vs_tweet=None if explanation.vs_tweet is None else self.text(explanation.vs_tweet),
             reference=explanation.reference,
             attributions=self.frame(explanation.attributions),
+            groups={self.text(f): self.text(g) for f, g in explanation.groups.items()},
         )
 
     def _summary(self, summary: SegmentSummary) -> SegmentSummary:
@@ -184,6 +186,7 @@ def build_figures(data: ReportData, pseudonym: Pseudonymizer) -> list[ReportFigu
     safe = _Safe(pseudonym)
     models = data.settings.models
     audited = models[1]
+    groups = feature_groups(data.workspace.spec)
     figures: list[ReportFigure] = []
 
     def add(fid: str, section: str, builder: str, figure: go.Figure, caption: str) -> None:
@@ -241,7 +244,7 @@ def build_figures(data: ReportData, pseudonym: Pseudonymizer) -> list[ReportFigu
             "Filled markers: the viewer engaged; red diamonds: negative feedback.",
         )
         for number, mover in enumerate(viewer.movers):
-            explanation = safe.explanation(mover.explanation)
+            explanation = safe.explanation(replace(mover.explanation, groups=groups))
             # The audited ranker first, as the text above the figures reads.
             for side, model in (("b", models[1]), ("a", models[0])):
                 add(
@@ -251,7 +254,8 @@ def build_figures(data: ReportData, pseudonym: Pseudonymizer) -> list[ReportFigu
                     attribution_bars(explanation, safe.text(model)),
                     f"Why {mover.tweet} is placed relative to {mover.vs_tweet} under {model}: "
                     "each feature's contribution to the difference of their scores (pair "
-                    "reference), per method; the title gives both scores and each method's "
+                    f"reference), per method: the {DEFAULT_TOP} largest and the sum of all "
+                    "other features; the title gives both scores and each method's "
                     "completeness error.",
                 )
     return figures

@@ -8,7 +8,7 @@ numbers (a test holds the two together).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -20,6 +20,7 @@ from rankaudit.attribution import (
     attribute_frame,
     resolve_methods,
 )
+from rankaudit.attribution.grouping import DEFAULT_TOP, By, feature_groups
 from rankaudit.data import schema
 from rankaudit.errors import AttributionError, ParameterError
 from rankaudit.explain import TweetExplanation
@@ -66,8 +67,22 @@ class ExplanationView:
         return self.explanation.reference
 
     def contributions(self) -> pd.DataFrame:
-        """One row per feature: value and each method's attribution, largest first."""
+        """One row per feature: value and each method's attribution, largest first (ties by
+        feature name)."""
         return self.explanation.contributions(self.model)
+
+    def group_contributions(self) -> pd.DataFrame:
+        """One row per feature group: members and each method's sum, largest first."""
+        return self.explanation.group_contributions(self.model)
+
+    def top_contributions(self, *, top: int = DEFAULT_TOP, by: By = "feature") -> pd.DataFrame:
+        """The `top` largest features (or groups) and a row summing the rest."""
+        return self.explanation.top_contributions(self.model, top=top, by=by)
+
+    @property
+    def top_group(self) -> str:
+        """The feature group with the largest |sum of attributions| over the methods."""
+        return str(self.group_contributions()["group"].iat[0])
 
     @property
     def top_feature(self) -> str:
@@ -84,6 +99,10 @@ class ExplanationRequest:
     head: str
     reference: str
     vs_tweet: str | None
+
+
+def _groups(workspace: Workspace, rows: pd.DataFrame) -> dict[str, str]:
+    return feature_groups(workspace.spec, rows["feature"].astype(str))
 
 
 def _heads_of(ranker: object) -> tuple[str, ...]:
@@ -138,10 +157,16 @@ def resolve_explanation(
 
 
 def explanation_from_rows(
-    view: TimelineView, asked: ExplanationRequest, rows: pd.DataFrame, *, source: str
+    view: TimelineView,
+    asked: ExplanationRequest,
+    rows: pd.DataFrame,
+    *,
+    source: str,
+    groups: Mapping[str, str] | None = None,
 ) -> ExplanationView:
     """The ExplanationView of `asked` out of its long attribution rows (the tweet's rows of
-    one model and head, any methods)."""
+    one model and head, any methods); `groups` maps features to their feature groups (the
+    workspace spec's; default: none, every feature ungrouped)."""
     positions = view.positions(asked.model)
     return ExplanationView(
         explanation=TweetExplanation(
@@ -151,6 +176,7 @@ def explanation_from_rows(
             reference=asked.reference,
             attributions=rows.reset_index(drop=True),
             sources={asked.model: source},
+            groups=dict(groups or {}),
         ),
         model=asked.model,
         head=asked.head,
@@ -199,7 +225,9 @@ def explain_in_timeline(
             vs_tweet=asked.vs_tweet,
         )
         if not stored.empty:
-            return explanation_from_rows(view, asked, stored, source=store.label)
+            return explanation_from_rows(
+                view, asked, stored, source=store.label, groups=_groups(workspace, stored)
+            )
     ranker = workspace.ranker(asked.model)
     frame = view.comparison.rows.drop(columns=_ADDED, errors="ignore")
     if asked.reference != "global":
@@ -219,4 +247,6 @@ def explain_in_timeline(
         cache=cache,
     ).frame
     rows = result.loc[result[schema.TWEET_ID] == asked.tweet]
-    return explanation_from_rows(view, asked, rows, source="computed")
+    return explanation_from_rows(
+        view, asked, rows, source="computed", groups=_groups(workspace, rows)
+    )

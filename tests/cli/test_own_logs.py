@@ -55,5 +55,6 @@ def test_commands_work_without_optional_columns(
         result = runner.invoke(app, [argv[0], "--workspace", str(root), *argv[1:]])
         assert result.exit_code == 0, (name, result.stderr, result.exception)
         if name == "validate":
-            assert "debug_field" in result.stdout and "label_bookmark" in result.stdout
+            assert "debug_field" in result.stdout
+            assert "label_bookmark" in result.stdout
     assert (tmp_path / "r.html").stat().st_size > 10_000

@@ -63,6 +63,7 @@ class Letor:
                 "tweet_id": [f"d{d:0{width_d}d}" for d in range(self.rows)],
                 "author_id": ["unknown"] * self.rows,
                 "served_at": pd.DatetimeIndex(stamps).as_unit("us"),
+                "position": [p for size in self.sizes for p in range(1, size + 1)],
                 "relevance": np.asarray(self.grades, dtype=np.float64),
             }
         )

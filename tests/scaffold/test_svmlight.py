@@ -37,7 +37,7 @@ def test_sparse_entries_are_zero_and_ids_keep_their_place(tmp_path: Path) -> Non
     path = tmp_path / "z.txt"
     path.write_text("3 qid:7 0:1.5 5:2\n0 qid:7 3:-1\n1.5 qid:9 1:4 # note\n2 qid:9 0:0.25\n")
     frame = read_svmlight(path).to_frame()
-    assert list(frame.columns[6:]) == ["f0", "f1", "f2", "f3", "f4", "f5"]
+    assert list(frame.columns[7:]) == ["f0", "f1", "f2", "f3", "f4", "f5"]
     np.testing.assert_array_equal(
         frame[["f0", "f1", "f2", "f3", "f4", "f5"]].to_numpy(),
         [[1.5, 0, 0, 0, 0, 2], [0, 0, 0, -1, 0, 0], [0, 4, 0, 0, 0, 0], [0.25, 0, 0, 0, 0, 0]],

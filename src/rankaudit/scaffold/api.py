@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rankaudit.data import schema
 from rankaudit.data.readers import LogSource
 from rankaudit.data.relevance import GradedRelevance
 from rankaudit.data.spec import FeatureSpec
@@ -22,6 +23,9 @@ from rankaudit.scaffold.svmlight import RELEVANCE_COLUMN, read_svmlight
 from rankaudit.scaffold.write import check_out_dir, relative_to, write_config, write_parquet_log
 from rankaudit.validation import WorkspaceSummary, validate_workspace
 from rankaudit.workspace import load_workspace
+
+#: The name `init` gives the order as served (the log's `position` column).
+SERVED = "served"
 
 __all__ = ["InitReport", "init_from_logs", "init_from_svmlight"]
 
@@ -53,13 +57,22 @@ class InitReport:
         return not self.problems
 
 
-def _guess_models(models: Sequence[tuple[str, Path]]) -> tuple[ModelGuess, ...]:
+def _guess_models(
+    models: Sequence[tuple[str, Path]], *, logged_order: bool
+) -> tuple[ModelGuess, ...]:
+    """The given models, plus (when the log has positions and no model is called so) the order
+    as served, `served`: the baseline a team's one model file is first compared with."""
     seen: set[str] = set()
     for name, _ in models:
         if name in seen:
             raise ParameterError(f"--model {name}=...: the name {name!r} is given twice")
         seen.add(name)
-    return tuple(guess_model(name, path) for name, path in models)
+    guesses = [guess_model(name, path) for name, path in models]
+    if logged_order and SERVED not in seen:
+        guesses.append(
+            ModelGuess(SERVED, "logged", None, "the order the log lists (its position column)")
+        )
+    return tuple(guesses)
 
 
 def _validate(
@@ -123,7 +136,8 @@ def init_from_logs(
     check_out_dir(out, force=force)
     source = LogSource.from_path(logs)
     guess = infer_log(source, sample_rows=sample_rows)
-    guessed_models = _guess_models(models)
+    has_positions = all(schema.POSITION in c for c in source.columns().values())
+    guessed_models = _guess_models(models, logged_order=has_positions)
     out.mkdir(parents=True, exist_ok=True)
     config = write_config(
         out,
@@ -178,7 +192,7 @@ def init_from_svmlight(
     """
     check_out_dir(out, force=force)
     log = read_svmlight(file, query=query, drop_single=drop_single)
-    guessed_models = _guess_models(models)
+    guessed_models = _guess_models(models, logged_order=True)
     stem = file.name.removesuffix(".gz").removesuffix(".bz2")
     log_path = out / "logs" / f"{Path(stem).stem or 'svmlight'}.parquet"
     write_parquet_log(log_path, log)
@@ -208,6 +222,7 @@ def init_from_svmlight(
         "svmlight has no viewer: user_id is the request id; author_id is 'unknown'",
         "served_at is 1970-01-01T00:00:00Z plus the query's index in seconds: a stable file "
         "order, not a real time",
+        "position is each document's place among its query's lines; model 'served' ranks by it",
         f"grades are the [relevance] column {RELEVANCE_COLUMN!r} (gain 2^grade - 1)",
     ]
     if log.dropped_requests:

@@ -72,7 +72,8 @@ class ModelGuess:
 
     name: str
     kind: str
-    path: Path
+    #: None for a kind that reads no file (the logged order).
+    path: Path | None
     reason: str
 
 

@@ -12,8 +12,10 @@ every line with a qid or none).
 
 The contract's ids are made up, stably: `request_id` is the qid (or `q<index>` with a query
 file), `user_id` the request (svmlight has no viewer), `tweet_id` `d<index>` (the document's
-line order, zero-padded), `author_id` "unknown", and `served_at` 1970-01-01T00:00:00Z plus the
-query's index in seconds, so that time order is file order.
+line order, zero-padded), `author_id` "unknown", `served_at` 1970-01-01T00:00:00Z plus the
+query's index in seconds, so that time order is file order, and `position` the document's place
+among its query's lines: the order the file lists (in LETOR data, usually the order a first-stage
+retriever returned), which `init` offers as the `served` baseline.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class SvmlightLog:
     grades: NDArray[np.float64]
     doc_index: NDArray[np.int64]
     query_index: NDArray[np.int64]
+    #: 1-based place of each document among its query's lines, in file order.
+    positions: NDArray[np.int64]
     request_ids: tuple[str, ...]
     feature_ids: tuple[int, ...]
     #: svmlight ids in the written range that no line of the file mentions (all 0.0).
@@ -108,6 +112,7 @@ class SvmlightLog:
             schema.TWEET_ID: np.asarray([f"d{d:0{self.doc_width}d}" for d in docs], dtype=object),
             schema.AUTHOR_ID: np.full(stop - start, UNKNOWN_AUTHOR, dtype=object),
             schema.SERVED_AT: (_EPOCH + pd.to_timedelta(queries, unit="s")).as_unit("us"),
+            schema.POSITION: self.positions[start:stop],
             RELEVANCE_COLUMN: self.grades[start:stop],
         }
         dense = self.features[start:stop].toarray()
@@ -328,12 +333,14 @@ def read_svmlight(
         features, grades = features[keep], grades[keep]
         doc_index, query_index = doc_index[keep], query_index[keep]
         dropped = len(singles)
+    positions = pd.Series(query_index).groupby(query_index).cumcount().to_numpy() + 1
     return SvmlightLog(
         source=path,
         features=sparse.csr_matrix(features),
         grades=grades,
         doc_index=doc_index,
         query_index=query_index,
+        positions=positions.astype(np.int64),
         request_ids=request_ids,
         feature_ids=tuple(int(i) for i in ids),
         absent_ids=absent,

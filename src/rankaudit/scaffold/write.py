@@ -77,9 +77,10 @@ def render_config(
     logs: str,
     heads: Mapping[str, float],
     relevance: GradedRelevance | None,
-    models: Iterable[tuple[str, str, str]],
+    models: Iterable[tuple[str, str, str | None]],
 ) -> str:
-    """The text of rankaudit.toml; `models` holds (name, kind, path relative to the folder)."""
+    """The text of rankaudit.toml; `models` holds (name, kind, path relative to the folder,
+    or None for a kind that reads no file)."""
     lines = [
         "# Written by `rankaudit init`; paths are relative to this file.",
         f"name = {_string(name)}",
@@ -97,12 +98,9 @@ def render_config(
             f"gain = {_string(relevance.gain)}",
         ]
     for model, kind, path in models:
-        lines += [
-            "",
-            f"[models.{_key(model)}]",
-            f"kind = {_string(kind)}",
-            f"path = {_string(path)}",
-        ]
+        lines += ["", f"[models.{_key(model)}]", f"kind = {_string(kind)}"]
+        if path is not None:
+            lines.append(f"path = {_string(path)}")
     return "\n".join(lines) + "\n"
 
 
@@ -127,7 +125,9 @@ def write_config(
         logs=relative_to(logs, out),
         heads=heads,
         relevance=relevance,
-        models=[(m.name, m.kind, relative_to(m.path, out)) for m in models],
+        models=[
+            (m.name, m.kind, None if m.path is None else relative_to(m.path, out)) for m in models
+        ],
     )
     path = out / CONFIG_NAME
     write_atomic(path, config.encode("utf-8"))

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +18,7 @@ from rankaudit.cli._common import (
     WorkersOption,
     WorkspaceOption,
     handle_errors,
+    open_workspace,
     rows_progress,
     stdout_console,
 )
@@ -145,6 +147,14 @@ def _print_profile(profile: DriftProfile, out: Path, top: int = 5) -> None:
             for feature, share in zip(table["feature"], table["share"], strict=True)
         )
         console.print(f"  {head}: {ranked}", markup=False)
+        if profile.has_groups:
+            groups = profile.table("group")
+            groups = groups.loc[groups["head"] == head].head(top)
+            ranked = ", ".join(
+                f"{group} {100 * share:.1f}%"
+                for group, share in zip(groups["feature"], groups["share"], strict=True)
+            )
+            console.print(f"  {head} by group: {ranked}", markup=False)
 
 
 @drift_app.command("profile")
@@ -173,11 +183,10 @@ def profile(
 ) -> None:
     """Profile what drives a model's scores: importance per feature with bootstrap intervals."""
     from rankaudit.drift._io import check_writable
-    from rankaudit.workspace import load_workspace
 
     check_writable(out)
     batch = _engine_options(engine, address, num_workers, partitions, work_dir)
-    loaded = load_workspace(workspace)
+    loaded = open_workspace(workspace, [model])
     result = _profile(
         loaded, model, threads, method=method, reference=reference,
         heads=_heads(loaded, model, heads), sample=sample, seed=seed,
@@ -203,8 +212,10 @@ def _print_check(result: DriftResult, top: int = 5) -> None:
             console.print(f"  [{finding.rule}] {finding.message}", markup=False)
     console.print("biggest moves (share, percentage points):", markup=False)
     for row in result.moves.head(top).to_dict(orient="records"):
+        group = row.get("level", "feature") == "group"
+        name = f"group {row['feature']}" if group else row["feature"]
         console.print(
-            f"  {row['head']}: {row['feature']} {100 * float(row['share_before']):.1f}% -> "
+            f"  {row['head']}: {name} {100 * float(row['share_before']):.1f}% -> "
             f"{100 * float(row['share_after']):.1f}% ({100 * float(row['change']):+.1f})",
             markup=False,
         )
@@ -223,6 +234,13 @@ def check(
         typer.Option(help="Profile this model of the workspace now, as the reference was made."),
     ] = None,
     rules: Annotated[Path | None, typer.Option(help="Rules TOML (default rules without).")] = None,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            help="What the rules look at: feature, group (the spec's feature groups) or both. "
+            "Default: the rules file's `level`, else feature."
+        ),
+    ] = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a markdown summary here.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write JSON here.")] = None,
@@ -252,8 +270,8 @@ def check(
         write_text,
     )
     from rankaudit.drift._io import check_writable
+    from rankaudit.drift.rules import CHECK_LEVELS
     from rankaudit.errors import ParameterError
-    from rankaudit.workspace import load_workspace
 
     if (current is None) == (model is None):
         raise ParameterError(
@@ -271,12 +289,19 @@ def check(
         if path is not None:
             check_writable(path)
     drift_rules = load_rules(rules) if rules is not None else DEFAULT_RULES
+    if level is not None:
+        if level not in CHECK_LEVELS:
+            raise ParameterError(
+                f"The '--level' option must be one of {', '.join(CHECK_LEVELS)}. "
+                f"Got {level!r} instead."
+            )
+        drift_rules = replace(drift_rules, level=level)  # type: ignore[arg-type]
     before = read_profile(reference)
     if current is not None:
         after = read_profile(current)
     else:
         assert model is not None
-        loaded = load_workspace(workspace)
+        loaded = open_workspace(workspace, [model])
         options = _options_of(before)
         if seed is not None:
             options["seed"] = seed

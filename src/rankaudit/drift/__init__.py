@@ -1,8 +1,9 @@
 """Feature-importance drift between model versions or data windows, as a CI gate.
 
-Profile a model (`profile_model`: importance per feature over a seeded sample of requests,
-with bootstrap replicates), compare two profiles under rules (`check_drift`), and report for CI
-(`junit_xml`, `markdown_summary`, `DriftResult.to_json`). docs/drift.md has the details.
+Profile a model (`profile_model`: importance per feature and per feature group over a seeded
+sample of requests, with bootstrap replicates), compare two profiles under rules (`check_drift`,
+on features, groups or both), and report for CI (`junit_xml`, `markdown_summary`,
+`DriftResult.to_json`). docs/drift.md has the details.
 """
 
 from rankaudit.drift.check import (
@@ -13,21 +14,19 @@ from rankaudit.drift.check import (
     ProfileMismatch,
     check_drift,
 )
+from rankaudit.drift.pipeline import attribute_requests, profile_model
 from rankaudit.drift.profile import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_HEADS,
     DEFAULT_SAMPLE_ROWS,
     DRIFT_SETTINGS,
     DriftProfile,
-    RequestSums,
-    attribute_requests,
     build_profile,
-    profile_model,
-    read_profile,
-    request_sums,
 )
+from rankaudit.drift.profile_json import read_profile
 from rankaudit.drift.report import junit_xml, markdown_summary, write_text
 from rankaudit.drift.rules import DEFAULT_RULES, RULE_NAMES, DriftRules, load_rules
+from rankaudit.drift.sums import RequestSums, feature_groups, request_sums
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -47,6 +46,7 @@ __all__ = [
     "attribute_requests",
     "build_profile",
     "check_drift",
+    "feature_groups",
     "junit_xml",
     "load_rules",
     "markdown_summary",

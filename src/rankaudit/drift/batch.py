@@ -22,13 +22,9 @@ import pyarrow.dataset as ds
 from rankaudit.attribution.cache import frame_fingerprint
 from rankaudit.attribution.settings import AttributionSettings
 from rankaudit.data import schema
-from rankaudit.drift.profile import (
-    DEFAULT_HEADS,
-    DRIFT_SETTINGS,
-    RequestSums,
-    explain_requests,
-    profile_background,
-)
+from rankaudit.drift.pipeline import explain_requests, profile_background
+from rankaudit.drift.profile import DEFAULT_HEADS, DRIFT_SETTINGS
+from rankaudit.drift.sums import GroupMembers, RequestSums
 from rankaudit.engine import Engine, PartitionedRun, PartitionTask, run_partitioned
 from rankaudit.errors import ParameterError
 from rankaudit.models import ModelConfig, cached_ranker
@@ -55,12 +51,15 @@ class RequestSumsTask(PartitionTask):
     heads: tuple[str, ...]
     settings: AttributionSettings
     background: pd.DataFrame | None = None
+    groups: GroupMembers | None = None
 
     def setup(self) -> None:
         cached_ranker(self.config)
 
     def job(self) -> dict[str, Any]:
         features = list(cached_ranker(self.config).required_columns)
+        # Groups are listed only when profiled, so runs without them keep their identity.
+        groups = {"groups": {g: list(m) for g, m in self.groups.items()}} if self.groups else {}
         return {
             "model": self.config.name,
             "model_fingerprint": self.model_fingerprint,
@@ -69,12 +68,14 @@ class RequestSumsTask(PartitionTask):
             "heads": list(self.heads),
             "settings": asdict(self.settings),
             "background": frame_fingerprint(self.background, features),
+            **groups,
         }
 
     def pieces(self, rows: pd.DataFrame) -> Iterator[tuple[pd.DataFrame, Mapping[str, Any]]]:
         sums = explain_requests(
             cached_ranker(self.config), rows, method=self.method, reference=self.reference,
             heads=self.heads, settings=self.settings, background=self.background,
+            groups=self.groups,
         )  # fmt: skip
         yield sums.to_frame(), {"requests": len(sums.requests)}
 
@@ -93,6 +94,7 @@ def run_request_sums(
     reference: str = "request",
     heads: Sequence[str] = DEFAULT_HEADS,
     settings: AttributionSettings = DRIFT_SETTINGS,
+    groups: GroupMembers | None = None,
     engine: Engine | None = None,
     partitions: int | None = None,
     progress: Callable[[int], None] = lambda rows: None,
@@ -100,6 +102,7 @@ def run_request_sums(
     """Explain `rows` (whole requests, e.g. from `sample_requests`) into the store `out` with
     `engine` (default: local), resuming the partitions an interrupted identical run finished.
     `partitions` defaults to one per ~32k rows; `progress` gets the rows done per partition.
+    With `groups`, the store holds each group's own magnitude per request too.
     Raises ParameterError for an empty sample, InputFileError for an unusable `out`."""
     if rows.empty:
         raise ParameterError("no rows to profile: the sample is empty")
@@ -111,7 +114,7 @@ def run_request_sums(
     task = RequestSumsTask(
         config=workspace.model(model), model_fingerprint=ranker.fingerprint, method=method,
         reference=reference, heads=tuple(heads), settings=settings,
-        background=profile_background(workspace, reference, settings),
+        background=profile_background(workspace, reference, settings), groups=groups,
     )  # fmt: skip
     return run_partitioned(
         task, out, frames=lambda: [staged], input_fingerprint=frame_fingerprint(staged, columns),
@@ -127,4 +130,9 @@ def read_request_sums(out: Path) -> RequestSums:
         out, RequestSumsTask.kind, "rankaudit drift profile --work-dir"
     )
     frame = ds.dataset([str(f) for f in files], format="parquet").to_table().to_pandas()
-    return RequestSums.from_frame(frame, heads=[str(h) for h in manifest.job["heads"]])
+    groups = manifest.job.get("groups") or {}
+    return RequestSums.from_frame(
+        frame,
+        heads=[str(h) for h in manifest.job["heads"]],
+        groups={str(g): tuple(str(f) for f in m) for g, m in groups.items()},
+    )

@@ -2,7 +2,9 @@
 
 - JUnit: one `<testsuite>` per rule, one `<testcase>` per (rule, head, feature) (`top_k` and
   `rank_correlation` test the whole vector: one case per head, named "features"), a
-  `<failure>` for each finding. Readable by GitHub Actions reporters, GitLab, Jenkins.
+  `<failure>` for each finding. Cases of feature groups have the class name
+  `drift.<rule>.<head>.groups` (and "groups" for the whole vector). Readable by GitHub Actions
+  reporters, GitLab, Jenkins.
 - Markdown: a verdict line, the findings, and a GitHub-flavoured table of the biggest moves;
   fit for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
 - JSON: `DriftResult.to_json()`.
@@ -56,10 +58,11 @@ def junit_xml(result: DriftResult) -> str:
         for name, value in (("reference", result.reference), ("current", result.current)):
             ET.SubElement(properties, "property", {"name": name, "value": value})
         for case in members:
+            classname = f"drift.{rule}.{case.head}"
+            if case.level == "group":
+                classname += ".groups"
             element = ET.SubElement(
-                suite,
-                "testcase",
-                {"classname": f"drift.{rule}.{case.head}", "name": case.subject, "time": "0"},
+                suite, "testcase", {"classname": classname, "name": case.subject, "time": "0"}
             )
             if case.finding is not None:
                 failure = ET.SubElement(
@@ -87,7 +90,8 @@ def _points(value: float) -> str:
 
 def markdown_summary(result: DriftResult, *, top: int = DEFAULT_TOP) -> str:
     """A markdown report: verdict, findings, and a table of the `top` biggest share moves
-    (drifted features first), with the change in percentage points and its interval."""
+    (drifted features first), with the change in percentage points and its interval; a
+    `level` column (feature or group) when the check looked at groups."""
     level = round(100 * result.rules.confidence)
     failed = len(result.findings)
     verdict = (
@@ -112,16 +116,18 @@ def markdown_summary(result: DriftResult, *, top: int = DEFAULT_TOP) -> str:
         ]
         lines.append("")
     moves = result.moves.head(top)
+    with_level = "level" in moves.columns
     lines += [
         "### Biggest moves",
         "",
-        f"| head | feature | share before | share after | change (points) | {level}% interval "
-        "| rank | drifted |",
-        "|---|---|---:|---:|---:|---|---|---|",
+        f"| head |{' level |' if with_level else ''} feature | share before | share after "
+        f"| change (points) | {level}% interval | rank | drifted |",
+        f"|---|{'---|' if with_level else ''}---|---:|---:|---:|---|---|---|",
     ]
     for row in moves.to_dict(orient="records"):
+        kind = f" {row['level']} |" if with_level else ""
         lines.append(
-            f"| {_cell(str(row['head']))} | {_cell(str(row['feature']))} "
+            f"| {_cell(str(row['head']))} |{kind} {_cell(str(row['feature']))} "
             f"| {_pct(float(row['share_before']))} | {_pct(float(row['share_after']))} "
             f"| {_points(float(row['change']))} "
             f"| {_points(float(row['change_low']))} to {_points(float(row['change_high']))} "

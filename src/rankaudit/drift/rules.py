@@ -5,9 +5,16 @@ Example `drift.toml` (every key optional; docs/drift.md lists the defaults and t
     confidence = 0.95            # level of every bootstrap interval
     heads = ["score"]            # heads the rules look at (default: every profiled head)
 
+    level = "feature"            # what the rules look at: feature | group | both
+
     [share_change]               # a feature's share of the total moved
     tolerance = 0.02             # absolute, in share units (0.02 = 2 percentage points)
     features = { real_graph_weight = 0.01 }
+
+    [relative_change]            # a share moved by more than a fraction of itself (off unless
+    max_relative_change = 0.5    # this table is present): +-50% of the reference share,
+    min_share_for_relative = 0.0025  # only where that share is above this (1/(2 n) without it)
+    features = { author_id = 1.0 }
 
     [top_k]                      # the set of the k most important features changed
     k = 5
@@ -23,7 +30,13 @@ Example `drift.toml` (every key optional; docs/drift.md lists the defaults and t
     [min_share]                  # features that must keep at least this share
     features = { author_reputation = 0.02 }
 
-Every table takes `enabled = false` to turn its rule off.
+    [groups]                     # per-group thresholds, used at level group or both
+    share_change = { tweet = 0.03 }
+    relative_change = { context = 1.0 }
+    max_share = { tweet = 0.6 }
+    min_share = { viewer-author = 0.1 }
+
+Every rule table takes `enabled = false` to turn its rule off.
 """
 
 from __future__ import annotations
@@ -39,25 +52,56 @@ from typing import Any, Literal, get_args
 from rankaudit.errors import InputFileError, ParameterError, UnknownKeyError
 
 __all__ = [
+    "CHECK_LEVELS",
     "DEFAULT_RULES",
     "RULE_NAMES",
+    "CheckLevel",
     "DriftRules",
     "RuleName",
     "load_rules",
 ]
 
-RuleName = Literal["share_change", "max_share", "min_share", "top_k", "rank_correlation"]
+RuleName = Literal[
+    "share_change", "relative_change", "max_share", "min_share", "top_k", "rank_correlation"
+]
 #: Rules in the order their findings are reported.
 RULE_NAMES: tuple[str, ...] = get_args(RuleName)
+#: What the rules look at: single features (the default), feature groups, or both.
+CheckLevel = Literal["feature", "group", "both"]
+CHECK_LEVELS: tuple[str, ...] = get_args(CheckLevel)
+#: Rules with per-name thresholds, as the `[groups]` table names them.
+_GROUP_RULES = ("share_change", "relative_change", "max_share", "min_share")
 
-_TOP_KEYS = frozenset({"confidence", "heads", *RULE_NAMES})
+_TOP_KEYS = frozenset({"confidence", "heads", "level", "groups", *RULE_NAMES})
 _TABLE_KEYS: Mapping[str, frozenset[str]] = {
     "share_change": frozenset({"enabled", "tolerance", "features"}),
+    "relative_change": frozenset(
+        {"enabled", "max_relative_change", "min_share_for_relative", "features"}
+    ),
+    "groups": frozenset(_GROUP_RULES),
     "top_k": frozenset({"enabled", "k", "min_gap"}),
     "rank_correlation": frozenset({"enabled", "floor"}),
     "max_share": frozenset({"enabled", "default", "features"}),
     "min_share": frozenset({"enabled", "features"}),
 }
+
+
+#: The per-name mappings of DriftRules.
+_MAPPINGS = (
+    "share_tolerances", "max_relative_changes", "max_shares", "min_shares",
+    "group_share_tolerances", "group_max_relative_changes", "group_max_shares",
+    "group_min_shares",
+)  # fmt: skip
+#: `[groups]` keys and the DriftRules mappings they fill (`group_<field>`).
+_GROUP_FIELDS = (
+    ("share_change", "share_tolerances"),
+    ("relative_change", "max_relative_changes"),
+    ("max_share", "max_shares"),
+    ("min_share", "min_shares"),
+)
+_DEFAULT_RELATIVE: dict[str, Any] = {
+    "enabled": False, "max_relative_change": 0.5, "min_share_for_relative": None, "features": {},
+}  # fmt: skip
 
 
 def _frozen(mapping: Mapping[str, float]) -> Mapping[str, float]:
@@ -73,6 +117,11 @@ class DriftRules:
 
     - `share_change`: |share now - share before| > `share_tolerance` (per-feature overrides in
       `share_tolerances`);
+    - `relative_change` (off by default): |share now - share before| > `max_relative_change`
+      x share before (per-feature overrides in `max_relative_changes`), tested only where the
+      share before is above `min_share_for_relative` (None: 1 / (2 x the number of features,
+      or of groups)), so that tiny shares, whose relative moves are large and noisy, do not
+      fire;
     - `top_k`: a feature entered the top `top_k` and another left, and each profile orders the
       pair the other way by more than `top_k_min_gap`;
     - `rank_correlation`: Spearman's rho between the two importance vectors below
@@ -83,14 +132,21 @@ class DriftRules:
       upper end too.
 
     `heads`: the heads the rules apply to (None: every head both profiles hold). A rule whose
-    `*_enabled` is False is skipped.
+    `*_enabled` is False is skipped. `level`: whether the rules look at features, at feature
+    groups (the profiles' per-group shares) or at both; at the group level, the per-name
+    thresholds come from the `group_*` mappings (group name -> value), the defaults otherwise.
     """
 
     confidence: float = 0.95
     heads: tuple[str, ...] | None = None
+    level: CheckLevel = "feature"
     share_change_enabled: bool = True
     share_tolerance: float = 0.02
     share_tolerances: Mapping[str, float] = field(default_factory=dict)
+    relative_change_enabled: bool = False
+    max_relative_change: float = 0.5
+    min_share_for_relative: float | None = None
+    max_relative_changes: Mapping[str, float] = field(default_factory=dict)
     top_k_enabled: bool = True
     top_k: int = 5
     top_k_min_gap: float = 0.005
@@ -101,10 +157,14 @@ class DriftRules:
     max_shares: Mapping[str, float] = field(default_factory=dict)
     min_share_enabled: bool = True
     min_shares: Mapping[str, float] = field(default_factory=dict)
+    group_share_tolerances: Mapping[str, float] = field(default_factory=dict)
+    group_max_relative_changes: Mapping[str, float] = field(default_factory=dict)
+    group_max_shares: Mapping[str, float] = field(default_factory=dict)
+    group_min_shares: Mapping[str, float] = field(default_factory=dict)
     source: str = "<defaults>"
 
     def __post_init__(self) -> None:
-        for name in ("share_tolerances", "max_shares", "min_shares"):
+        for name in _MAPPINGS:
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         if self.heads is not None:
             object.__setattr__(self, "heads", tuple(self.heads))
@@ -117,25 +177,63 @@ class DriftRules:
             raise ParameterError(
                 f"The 'top_k' parameter of {where} must be an int >= 1. Got {self.top_k!r} instead."
             )
-        for name in ("share_tolerances", "max_shares", "min_shares"):
+        for name in _MAPPINGS:
+            check = _check_factor if "relative" in name else _check_share
             for feature, value in getattr(self, name).items():
-                _check_share(value, f"{name}[{feature!r}]", where)
+                check(value, f"{name}[{feature!r}]", where)
+        _check_factor(self.max_relative_change, "max_relative_change", where)
+        if self.min_share_for_relative is not None:
+            _check_share(self.min_share_for_relative, "min_share_for_relative", where)
+        if self.level not in CHECK_LEVELS:
+            raise ParameterError(
+                f"The 'level' parameter of {where} must be one of {', '.join(CHECK_LEVELS)}. "
+                f"Got {self.level!r} instead."
+            )
 
-    def share_tolerance_of(self, feature: str) -> float:
-        """The share-change tolerance of `feature`."""
-        return self.share_tolerances.get(feature, self.share_tolerance)
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The levels checked, features first: ("feature",), ("group",) or both."""
+        return ("feature", "group") if self.level == "both" else (self.level,)
 
-    def max_share_of(self, feature: str) -> float:
-        """The share cap of `feature`."""
+    def share_tolerance_of(self, feature: str, level: str = "feature") -> float:
+        """The share-change tolerance of `feature` (a group's, at the group level)."""
+        overrides = self.share_tolerances if level == "feature" else self.group_share_tolerances
+        return overrides.get(feature, self.share_tolerance)
+
+    def max_relative_change_of(self, feature: str, level: str = "feature") -> float:
+        """The largest relative share change of `feature` (a group's, at the group level)."""
+        overrides = (
+            self.max_relative_changes if level == "feature" else self.group_max_relative_changes
+        )
+        return overrides.get(feature, self.max_relative_change)
+
+    def relative_floor(self, subjects: int) -> float:
+        """The share above which `relative_change` applies, among `subjects` features (or
+        groups): `min_share_for_relative`, or half the average share, 1 / (2 x subjects)."""
+        if self.min_share_for_relative is not None:
+            return self.min_share_for_relative
+        return 1.0 / (2 * max(subjects, 1))
+
+    def max_share_of(self, feature: str, level: str = "feature") -> float | None:
+        """The share cap of `feature`; at the group level, the group's listed cap, or None
+        (groups are capped only when listed)."""
+        if level == "group":
+            return self.group_max_shares.get(feature)
         return self.max_shares.get(feature, self.max_share_default)
+
+    def min_shares_of(self, level: str = "feature") -> Mapping[str, float]:
+        """The listed minimum shares: of features, or of groups."""
+        return self.min_shares if level == "feature" else self.group_min_shares
 
     def enabled(self, rule: str) -> bool:
         """Whether `rule` (one of RULE_NAMES) runs."""
         return bool(getattr(self, f"{rule}_enabled"))
 
     def to_dict(self) -> dict[str, Any]:
-        """The rules as a TOML-shaped document (JSON-safe), for reports."""
-        return {
+        """The rules as a TOML-shaped document (JSON-safe), for reports. `level`,
+        `relative_change` and `groups` are listed only when they differ from the defaults, so
+        reports of checks that do not use them read as before they existed."""
+        document: dict[str, Any] = {
             "confidence": self.confidence,
             "heads": list(self.heads) if self.heads is not None else None,
             "share_change": {
@@ -159,6 +257,20 @@ class DriftRules:
             },
             "min_share": {"enabled": self.min_share_enabled, "features": dict(self.min_shares)},
         }
+        if self.level != "feature":
+            document["level"] = self.level
+        relative = {
+            "enabled": self.relative_change_enabled,
+            "max_relative_change": self.max_relative_change,
+            "min_share_for_relative": self.min_share_for_relative,
+            "features": dict(self.max_relative_changes),
+        }
+        if relative != _DEFAULT_RELATIVE:
+            document["relative_change"] = relative
+        groups = {rule: dict(getattr(self, f"group_{field}")) for rule, field in _GROUP_FIELDS}
+        if any(groups.values()):
+            document["groups"] = groups
+        return document
 
 
 def _is_number(value: object) -> bool:
@@ -177,6 +289,14 @@ def _check_share(value: object, name: str, where: str) -> None:
     if not _is_number(value) or not 0.0 <= float(value) <= 1.0:  # type: ignore[arg-type]
         raise ParameterError(
             f"The {name!r} parameter of {where} must be a share in [0, 1]. Got {value!r} instead."
+        )
+
+
+def _check_factor(value: object, name: str, where: str) -> None:
+    if not _is_number(value) or not float(value) > 0.0:  # type: ignore[arg-type]
+        raise ParameterError(
+            f"The {name!r} parameter of {where} must be a number > 0 (0.5 = 50% of the "
+            f"reference share). Got {value!r} instead."
         )
 
 
@@ -200,15 +320,24 @@ def _value(table: Mapping[str, Any], key: str, where: str, expected: str, ok: An
     return value
 
 
-def _shares(table: Mapping[str, Any], where: str) -> dict[str, float]:
-    features = table.get("features", {})
+def _shares(
+    table: Mapping[str, Any], where: str, key: str = "features", *, factors: bool = False
+) -> dict[str, float]:
+    """The `key` table of name = share (or, with `factors`, name = relative change > 0)."""
+    features = table.get(key, {})
+    noun = "feature" if key == "features" else "group"
+    value_name = "relative change" if factors else "share"
     if not isinstance(features, Mapping):
-        raise InputFileError(f"{where}: 'features' must be a table of feature = share")
+        raise InputFileError(f"{where}: {key!r} must be a table of {noun} = {value_name}")
     out = {}
     for feature, value in features.items():
-        if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
+        if factors and (not _is_number(value) or not float(value) > 0.0):
             raise InputFileError(
-                f"{where}: features.{feature} must be a share in [0, 1]; got {value!r}"
+                f"{where}: {key}.{feature} must be a relative change > 0 (0.5 = 50%); got {value!r}"
+            )
+        if not factors and (not _is_number(value) or not 0.0 <= float(value) <= 1.0):
+            raise InputFileError(
+                f"{where}: {key}.{feature} must be a share in [0, 1]; got {value!r}"
             )
         out[str(feature)] = float(value)
     return out
@@ -267,6 +396,24 @@ def load_rules(path: Path | str) -> DriftRules:
     if "tolerance" in table:
         kwargs["share_tolerance"] = _value(table, "tolerance", context, share[1], share[0])
     kwargs["share_tolerances"] = _shares(table, context)
+    if "level" in raw:
+        kwargs["level"] = _value(
+            raw, "level", where, f"one of {', '.join(CHECK_LEVELS)}", lambda v: v in CHECK_LEVELS
+        )
+    table = _table(raw, "relative_change", where)
+    context = f"{where} [relative_change]"
+    # Off by default: writing the table turns it on (unless it says `enabled = false`).
+    kwargs["relative_change_enabled"] = "relative_change" in raw and _enabled(table, context)
+    factor = (lambda v: _is_number(v) and v > 0, "a number > 0 (0.5 = 50% of the share)")
+    if "max_relative_change" in table:
+        kwargs["max_relative_change"] = _value(
+            table, "max_relative_change", context, factor[1], factor[0]
+        )
+    if "min_share_for_relative" in table:
+        kwargs["min_share_for_relative"] = _value(
+            table, "min_share_for_relative", context, share[1], share[0]
+        )
+    kwargs["max_relative_changes"] = _shares(table, context, factors=True)
     table = _table(raw, "top_k", where)
     context = f"{where} [top_k]"
     kwargs["top_k_enabled"] = _enabled(table, context)
@@ -295,4 +442,8 @@ def load_rules(path: Path | str) -> DriftRules:
     context = f"{where} [min_share]"
     kwargs["min_share_enabled"] = _enabled(table, context)
     kwargs["min_shares"] = _shares(table, context)
+    table = _table(raw, "groups", where)
+    context = f"{where} [groups]"
+    for rule, name in _GROUP_FIELDS:
+        kwargs[f"group_{name}"] = _shares(table, context, rule, factors=rule == "relative_change")
     return DriftRules(**kwargs)

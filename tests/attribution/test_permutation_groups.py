@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rankaudit.attribution.grouping import group_members
 from rankaudit.attribution.groups import Group, request_groups
 from rankaudit.attribution.permutation import PermutationShap, TorchPermutationShap, players
 from rankaudit.attribution.settings import FINAL, AttributionSettings
-from rankaudit.drift import feature_groups
 from rankaudit.errors import AttributionError
 from rankaudit.synth.features import DEMO_SPEC
 from tests.attribution.conftest import LINEAR_WEIGHTS, NUMERIC
@@ -82,7 +82,7 @@ def test_torch_groups_are_efficient_seeded_and_cheaper(ranker: Any, frame: pd.Da
     model = ranker("masknet")
     group = _request(frame)
     per_feature = TorchPermutationShap(model, (*model.heads, FINAL), SETTINGS)
-    groups = feature_groups(per_feature.features, DEMO_SPEC)
+    groups = group_members(per_feature.features, DEMO_SPEC)
     assert 1 < len(groups) < len(per_feature.features)
     grouped = TorchPermutationShap(model, (*model.heads, FINAL), SETTINGS, groups=groups)
     assert grouped.features == tuple(groups)

@@ -5,7 +5,7 @@ Batch runs over a selection or a whole log live in `rankaudit.attribution.batch`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -79,6 +79,7 @@ def attribute_frame(
     pair: tuple[str, str] | None = None,
     tweets: Sequence[str] | None = None,
     cache: AttributionCache | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> AttributionResult:
     """Explain every row of `frame` (prepared log rows) with each method against `reference`.
 
@@ -86,7 +87,8 @@ def attribute_frame(
     probability, or the final score). `tweets` explains only those tweets of `frame`; the other
     rows still make up their requests' references, so the values equal those of a whole-frame
     call. With a `cache`, a call with the same model, rows, background and options returns the
-    stored result.
+    stored result. With `groups` (group -> member features), SHAP's players are the groups and
+    the result's `feature` column holds group names (their `feature_value` is NaN).
     """
     if reference not in REFERENCES:
         raise AttributionError(f"unknown reference {reference!r}; valid: {', '.join(REFERENCES)}")
@@ -94,14 +96,17 @@ def attribute_frame(
     if cache is not None:
         key = cache.key(
             ranker, frame, methods=methods, reference=reference, heads=heads, settings=settings,
-            background=background, pair=pair, tweets=tweets,
+            background=background, pair=pair, tweets=tweets, groups=groups,
         )  # fmt: skip
         cached = cache.get(key)
         if cached is not None:
             return cached
     parts = []
     for method in methods:
-        attributor = make_attributor(ranker, method, heads=heads, settings=settings)
+        attributor = make_attributor(
+            ranker, method, heads=heads, settings=settings,
+            groups=groups if method == "shap" else None,
+        )  # fmt: skip
         for group in _groups(frame, reference, settings, background, pair, tweets):
             explanation = attributor.explain(group)
             parts.append(

@@ -26,6 +26,7 @@ from rankaudit.attribution.api import (
     resolve_methods,
 )
 from rankaudit.attribution.cache import frame_fingerprint
+from rankaudit.attribution.grouping import group_members
 from rankaudit.attribution.groups import pair_groups
 from rankaudit.attribution.registry import make_attributor
 from rankaudit.attribution.settings import REFERENCES, AttributionSettings
@@ -106,6 +107,8 @@ class AttributeTask(PartitionTask):
     wide: bool = False
     pair: tuple[str, str] | None = None
     background: pd.DataFrame | None = None
+    #: group -> member features when SHAP plays feature groups; None: features.
+    groups: Mapping[str, tuple[str, ...]] | None = None
 
     def setup(self) -> None:
         cached_ranker(self.config)
@@ -124,6 +127,11 @@ class AttributeTask(PartitionTask):
             "layout": "wide" if self.wide else "long",
             "pair": None if self.pair is None else list(self.pair),
             "background": frame_fingerprint(self.background, features),
+            **(
+                {}
+                if self.groups is None
+                else {"shap_groups": {g: list(m) for g, m in self.groups.items()}}
+            ),
         }
 
     def pieces(self, rows: pd.DataFrame) -> Iterator[tuple[pd.DataFrame, Mapping[str, Any]]]:
@@ -132,6 +140,7 @@ class AttributeTask(PartitionTask):
             result = attribute_frame(
                 ranker, frame, methods=self.methods, reference=self.reference, heads=self.heads,
                 settings=self.settings, background=self.background, pair=self.pair,
+                groups=self.groups,
             )  # fmt: skip
             if result.frame.empty:
                 continue
@@ -210,17 +219,24 @@ def plan_attribution(
     wide: bool = False,
     settings: AttributionSettings = DEFAULT_SETTINGS,
     partitions: int | None = None,
+    shap_groups: bool = False,
 ) -> AttributionPlan:
     """Check every input of an attribution job (model, method, heads, reference, the selected
     viewer, request or seeded sample of about `sample` rows of whole requests, the pair) and
     return the plan; raises rankaudit errors. `out` is the store folder; `partitions` defaults
-    to one per ~32k rows of the selection or log."""
+    to one per ~32k rows of the selection or log. With `shap_groups`, SHAP's players are the
+    spec's feature groups (the rows' `feature` holds group names)."""
     if reference not in REFERENCES:
         raise AttributionError(f"unknown reference {reference!r}; valid: {', '.join(REFERENCES)}")
     ranker = workspace.ranker(model)
     methods = resolve_methods(ranker, method)
+    groups = group_members(ranker.feature_names, workspace.spec) if shap_groups else None
+    if groups is not None and "shap" not in methods:
+        raise AttributionError("--shap-groups applies to SHAP: add --method shap or all")
     for name in methods:
-        make_attributor(ranker, name, heads=heads, settings=settings)
+        make_attributor(
+            ranker, name, heads=heads, settings=settings, groups=groups if name == "shap" else None
+        )
     selection = None
     selector = None
     if sample is not None:
@@ -256,7 +272,7 @@ def plan_attribution(
     task = AttributeTask(
         config=workspace.model(model), model_fingerprint=ranker.fingerprint, methods=methods,
         reference=reference, heads=tuple(heads) if heads else None, settings=settings, wide=wide,
-        pair=pair, background=background,
+        pair=pair, background=background, groups=groups,
     )  # fmt: skip
     rows = len(selection) if selection is not None else _parquet_rows(workspace)
     return AttributionPlan(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -68,6 +68,7 @@ class AttributionCache:
         background: pd.DataFrame | None,
         pair: tuple[str, str] | None,
         tweets: Sequence[str] | None = None,
+        groups: Mapping[str, Sequence[str]] | None = None,
     ) -> str:
         """The cache key of one attribute_frame call."""
         columns = list(ranker.required_columns)
@@ -83,6 +84,8 @@ class AttributionCache:
             "tweets": sorted(tweets) if tweets is not None else None,
             "settings": asdict(settings),
         }
+        if groups is not None:  # absent otherwise, so that keys of per-feature runs stay
+            parts["groups"] = {g: list(m) for g, m in groups.items()}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def get(self, key: str) -> AttributionResult | None:

@@ -31,10 +31,12 @@ __all__ = [
     "OTHER_GROUPS",
     "UNGROUPED",
     "By",
+    "GroupMembers",
     "check_by",
     "check_top",
     "feature_groups",
     "group_contributions",
+    "group_members",
     "other_label",
     "rank_contributions",
     "top_contributions",
@@ -76,6 +78,10 @@ def other_label(by: By, count: int) -> str:
     return f"{OTHER_FEATURES if by == 'feature' else OTHER_GROUPS} ({count})"
 
 
+#: Feature groups: group name -> its member features, groups in order of their first member.
+GroupMembers = Mapping[str, tuple[str, ...]]
+
+
 def feature_groups(spec: FeatureSpec | None, features: Iterable[str] = ()) -> dict[str, str]:
     """feature -> its group (the spec's free text), for every feature of `spec` and of
     `features`; a feature the spec does not list, or every feature without a spec, is in
@@ -84,6 +90,23 @@ def feature_groups(spec: FeatureSpec | None, features: Iterable[str] = ()) -> di
     for name in features:
         groups.setdefault(str(name), UNGROUPED)
     return groups
+
+
+def group_members(features: Sequence[str], spec: FeatureSpec | None) -> dict[str, tuple[str, ...]]:
+    """The groups of `features` by the spec's free-text `group` (empty without a spec).
+
+    Groups come in the order of their first member in `features`, members in `features`
+    order. A feature the spec does not list (a model may read a column outside it) is a group
+    of its own, named after the feature: these are SHAP's players when it plays groups, and
+    the groups a drift profile measures.
+    """
+    if spec is None:
+        return {}
+    groups: dict[str, list[str]] = {}
+    for name in features:
+        group = spec[name].group if name in spec else name
+        groups.setdefault(group, []).append(name)
+    return {g: tuple(members) for g, members in groups.items()}
 
 
 def rank_contributions(

@@ -37,6 +37,8 @@ def explanation_frame(
     values = np.full((n, k), np.nan)
     categories = np.full((n, k), None, dtype=object)
     for j, name in enumerate(features):
+        if name not in rows:
+            continue  # a group of features (SHAP over groups) has no single value
         column = rows[name]
         if pd.api.types.is_numeric_dtype(column.dtype):
             values[:, j] = column.to_numpy(dtype=np.float64)

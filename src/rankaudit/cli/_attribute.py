@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rankaudit.attribution.settings import AttributionSettings
 from rankaudit.cli._common import (
     AddressOption,
     EngineOption,
@@ -21,6 +20,13 @@ from rankaudit.cli._common import (
     stdout_console,
 )
 from rankaudit.errors import ParameterError
+
+if TYPE_CHECKING:
+    from rankaudit.attribution.settings import AttributionSettings
+
+# AttributionSettings.ig_max_steps, written out so that `rankaudit --help` does not import
+# the attribution package (pandas); tests/test_imports.py checks that the two agree.
+_IG_MAX_STEPS = 128
 
 
 def register(app: typer.Typer) -> None:
@@ -59,13 +65,20 @@ def attribute(
         str | None, typer.Option(help="Pair reference: the tweet it is compared with.")
     ] = None,
     wide: Annotated[bool, typer.Option(help="One row per tweet, one column per feature.")] = False,
+    shap_groups: Annotated[
+        bool,
+        typer.Option(
+            help="SHAP plays the spec's feature groups (members enter together): one value "
+            "per group, cheaper and steadier with many features (torch and linear models)."
+        ),
+    ] = False,
     seed: Annotated[
         int, typer.Option(help="Seed of background sampling and SHAP permutations.")
     ] = 0,
     ig_max_steps: Annotated[
         int,
         typer.Option(help="Cap of IG's Gauss-Legendre points; rows above 1% error get flagged."),
-    ] = AttributionSettings.ig_max_steps,
+    ] = _IG_MAX_STEPS,
     engine: EngineOption = "local",
     address: AddressOption = None,
     num_workers: WorkersOption = None,
@@ -85,6 +98,7 @@ def attribute(
         open_workspace(workspace, [model]), model, method=method, reference=reference, out=out, user=user,
         request=request, sample=sample, heads=heads, pair=(tweet, vs_tweet) if tweet and vs_tweet else None,
         wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps), partitions=partitions,
+        shap_groups=shap_groups,
     )  # fmt: skip
     runner = make_engine(engine, address=address, num_workers=num_workers)
     with rows_progress("explaining", plan.total_rows) as (_, advance):
@@ -102,6 +116,8 @@ def attribute(
 
 
 def _settings(**values: int) -> AttributionSettings:
+    from rankaudit.attribution.settings import AttributionSettings
+
     try:
         return AttributionSettings(**values)
     except ValueError as exc:

@@ -26,7 +26,7 @@ from rankaudit.drift.profile import (
 from rankaudit.drift.profile_json import read_profile
 from rankaudit.drift.report import junit_xml, markdown_summary, write_text
 from rankaudit.drift.rules import DEFAULT_RULES, RULE_NAMES, DriftRules, load_rules
-from rankaudit.drift.sums import RequestSums, feature_groups, request_sums
+from rankaudit.drift.sums import RequestSums, request_sums
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -46,7 +46,6 @@ __all__ = [
     "attribute_requests",
     "build_profile",
     "check_drift",
-    "feature_groups",
     "junit_xml",
     "load_rules",
     "markdown_summary",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rankaudit.attribution.grouping import GroupMembers, group_members
 from rankaudit.attribution.settings import AttributionSettings
 from rankaudit.data import schema
 from rankaudit.drift.profile import (
@@ -28,7 +29,7 @@ from rankaudit.drift.profile import (
     DriftProfile,
     build_profile,
 )
-from rankaudit.drift.sums import GroupMembers, RequestSums, feature_groups, request_sums
+from rankaudit.drift.sums import RequestSums, request_sums
 from rankaudit.errors import ParameterError
 from rankaudit.importance import Window
 
@@ -130,11 +131,11 @@ def profile_groups(
     settings: AttributionSettings,
 ) -> dict[str, tuple[str, ...]]:
     """The feature groups of the model's attributed features by the workspace's spec
-    (`rankaudit.drift.sums.feature_groups`): group name -> members."""
+    (`rankaudit.attribution.grouping.group_members`): group name -> members."""
     from rankaudit.attribution.registry import make_attributor
 
     attributor = make_attributor(workspace.ranker(model), method, heads=heads, settings=settings)
-    return feature_groups(attributor.features, workspace.spec)
+    return group_members(attributor.features, workspace.spec)
 
 
 def profile_background(
@@ -200,7 +201,7 @@ def profile_model(
     ranker = workspace.ranker(model)
     # Checks method and heads before the sample is drawn.
     attributor = make_attributor(ranker, method, heads=heads, settings=settings)
-    groups = feature_groups(attributor.features, workspace.spec)
+    groups = group_members(attributor.features, workspace.spec)
     rows = sample_requests(workspace, sample, seed=seed, window=window)
     on_sample(len(rows))
     options: dict[str, Any] = {

@@ -3,45 +3,24 @@
 `request_sums` reduces a long attribution frame to `RequestSums`: per request, the sum of
 |attribution| and of attribution per (head, feature), the request's rows and its rows'
 completeness errors; with feature groups, also the sum over rows of |sum of the members'
-attributions| per (head, group), the group's own attribution (see `feature_groups`).
+attributions| per (head, group), the group's own attribution (see
+`rankaudit.attribution.grouping.group_members`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from rankaudit.attribution.grouping import GroupMembers
 from rankaudit.data import schema
 from rankaudit.errors import ParameterError
 
-if TYPE_CHECKING:
-    from rankaudit.data.spec import FeatureSpec
-
-__all__ = ["GroupMembers", "RequestSums", "check_groups", "feature_groups", "request_sums"]
-
-#: Feature groups: group name -> its member features, groups in order of their first member.
-GroupMembers = Mapping[str, tuple[str, ...]]
-
-
-def feature_groups(features: Sequence[str], spec: FeatureSpec | None) -> dict[str, tuple[str, ...]]:
-    """The groups of `features` by the spec's free-text `group` (empty without a spec).
-
-    Groups come in the order of their first member in `features`, members in `features`
-    order. A feature the spec does not list (a model may read a column outside it) is a group
-    of its own, named after the feature.
-    """
-    if spec is None:
-        return {}
-    groups: dict[str, list[str]] = {}
-    for name in features:
-        group = spec[name].group if name in spec else name
-        groups.setdefault(group, []).append(name)
-    return {g: tuple(members) for g, members in groups.items()}
+__all__ = ["GroupMembers", "RequestSums", "check_groups", "request_sums"]
 
 
 def check_groups(groups: GroupMembers, features: Sequence[str]) -> None:

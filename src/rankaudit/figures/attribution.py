@@ -4,6 +4,8 @@ Both take a `TweetExplanation` (rankaudit.explain) and the model to show; its at
 of the final score or of one head (whatever rows it holds for that model), per feature or per
 feature group. Rows beyond `top` are summed into one "all other features (K)" bar, so the bars
 still add up to the explained difference, up to the completeness error printed in the title.
+Tweet ids, model, head, feature and group names and category values are escaped
+(`rankaudit.text.plotly_text`) where they enter plotly text.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rankaudit.errors import NotFoundError
 from rankaudit.explain import TweetExplanation
 from rankaudit.figures import theme
 from rankaudit.figures._format import feature_label, number, signed
+from rankaudit.text import plotly_text
 
 __all__ = [
     "METHOD_LABELS",
@@ -80,17 +83,18 @@ def explained_difference(explanation: TweetExplanation, model: str) -> Explained
 
 
 def _title(summary: ExplainedDifference) -> str:
-    output = "score" if summary.head == "score" else f"p({summary.head})"
+    output = "score" if summary.head == "score" else f"p({plotly_text(summary.head)})"
+    tweet, model = plotly_text(summary.tweet), plotly_text(summary.model)
     if summary.reference == "pair":
         relation = "above" if summary.gap >= 0 else "below"
         head = (
-            f"Why {summary.tweet} is {relation} {summary.vs_tweet} · {summary.model}: "
+            f"Why {tweet} is {relation} {plotly_text(summary.vs_tweet)} · {model}: "
             f"{output} {number(summary.score)} vs {number(summary.reference_score)}"
         )
     else:
         against = "request mean" if summary.reference == "request" else "background mean"
         head = (
-            f"{summary.tweet} · {summary.model}: {output} {number(summary.score)} "
+            f"{tweet} · {model}: {output} {number(summary.score)} "
             f"vs {against} {number(summary.reference_score)}"
         )
     parts = []
@@ -104,16 +108,17 @@ def _title(summary: ExplainedDifference) -> str:
 
 
 def _labels(shown: pd.DataFrame, by: By) -> list[str]:
-    """`feature = value`, `group (n features)`, or the summed row's own label."""
+    """`feature = value`, `group (n features)`, or the summed row's own label, escaped."""
     labels = []
     for row in shown.to_dict("records"):
         if row["other"]:
-            labels.append(str(row[by]))
+            label = str(row[by])
         elif by == "group":
             count = int(row["members"])
-            labels.append(f"{row['group']} ({count} feature{'s' if count != 1 else ''})")
+            label = f"{row['group']} ({count} feature{'s' if count != 1 else ''})"
         else:
-            labels.append(feature_label(str(row["feature"]), row["value"]))
+            label = feature_label(str(row["feature"]), row["value"])
+        labels.append(plotly_text(label))
     return labels
 
 
@@ -206,7 +211,7 @@ def attribution_waterfall(
         "global": "background mean",
         "pair": f"{summary.vs_tweet}",
     }.get(summary.reference, summary.reference)
-    labels = [reference, *shown["label"], f"{summary.tweet}"]
+    labels = [plotly_text(reference), *shown["label"], plotly_text(summary.tweet)]
     values = [summary.reference_score, *shown[method].to_numpy(dtype=np.float64), summary.score]
     # The last bar is the model's own score ("absolute"), not plotly's running total, so a
     # completeness error stays visible as a gap between the last step and the score.

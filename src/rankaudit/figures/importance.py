@@ -3,6 +3,8 @@ feature (a beeswarm), one feature's dependence plot, and how far SHAP and IG agr
 
 Inputs are `rankaudit.importance.importance_table` rows and long attribution frames (the
 columns of `rankaudit.attribution.COLUMNS`) of one model, method, reference and head.
+Feature, model and head names and category values are escaped (`rankaudit.text.plotly_text`)
+where they enter plotly text; `customdata` keeps the raw feature names a click reports.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import plotly.graph_objects as go
 from rankaudit.errors import NotFoundError
 from rankaudit.figures import theme
 from rankaudit.figures._format import number
+from rankaudit.text import plotly_text, plotly_texts
 
 __all__ = ["attribution_beeswarm", "dependence_plot", "importance_comparison", "method_agreement"]
 
@@ -23,7 +26,7 @@ _UNITS = {"score": "score units"}
 
 
 def _units(head: str) -> str:
-    return _UNITS.get(head, f"p({head})")
+    return _UNITS.get(head, f"p({plotly_text(head)})")
 
 
 def importance_comparison(
@@ -41,17 +44,19 @@ def importance_comparison(
         rows = table.loc[table["model"] == model].sort_values("rank")
         chosen.extend(f for f in rows["feature"].head(top) if f not in chosen)
     figure = go.Figure()
+    labels = plotly_texts(chosen)
     for model in present:
+        name = plotly_text(model)
         rows = table.loc[table["model"] == model].set_index("feature")
         share = [float(rows["share"].get(f, 0.0)) for f in chosen]
         mean_abs = [float(rows["mean_abs"].get(f, 0.0)) for f in chosen]
         rank = [rows["rank"].get(f) for f in chosen]
         figure.add_trace(
             go.Bar(
-                y=chosen,
+                y=labels,
                 x=[100 * s for s in share],
                 orientation="h",
-                name=model,
+                name=name,
                 marker_color=theme.model_color(models.index(model) if len(models) == 2 else 1),
                 customdata=np.column_stack(
                     [
@@ -63,7 +68,7 @@ def importance_comparison(
                     ]
                 ),
                 hovertemplate="%{y}<br>"
-                + model
+                + name
                 + ": %{x:.1f}% of mean |attribution| (%{customdata[0]:.4g}), rank %{customdata[1]}<extra></extra>",
             )
         )
@@ -75,7 +80,7 @@ def importance_comparison(
         bargap=0.22,
         title={
             "text": (
-                f"Global importance, {first['method'].upper()} of the {first['head']} "
+                f"Global importance, {first['method'].upper()} of the {plotly_text(first['head'])} "
                 f"({first['reference']} reference)<br><sup>share of each ranker's mean "
                 "|attribution|; a feature a ranker does not read gets 0</sup>"
             )
@@ -103,12 +108,14 @@ def attribution_beeswarm(long: pd.DataFrame, *, top: int = 12) -> go.Figure:
     """The distribution of attributions per feature: one point per explained row, features
     with the largest mean |attribution| first, each point coloured by its feature value's
     percentile within the feature (blue low, red high; grey for categorical features). One
-    trace; `customdata` holds (feature, value) per point, y is the feature's row, jittered."""
+    trace; `customdata` holds (feature, value) per point (raw), `hovertext` the escaped
+    `feature = value`, y is the feature's row, jittered."""
     features = _top_features(long, top)
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     colours: list[np.ndarray] = []
     custom: list[np.ndarray] = []
+    hover: list[str] = []
     for row, feature in enumerate(features):
         rows = long.loc[long["feature"] == feature]
         values = rows["feature_value"].to_numpy(dtype=np.float64)
@@ -124,6 +131,8 @@ def attribution_beeswarm(long: pd.DataFrame, *, top: int = 12) -> go.Figure:
             [number(v) for v in values],
         )
         custom.append(np.column_stack([np.full(len(rows), feature, dtype=object), shown]))
+        name = plotly_text(feature)
+        hover.extend(f"{name} = {plotly_text(v)}" for v in shown)
     head = str(long["head"].iat[0]) if len(long) else "score"
     figure = go.Figure(
         go.Scattergl(
@@ -146,7 +155,8 @@ def attribution_beeswarm(long: pd.DataFrame, *, top: int = 12) -> go.Figure:
                 },
             },
             customdata=np.concatenate(custom) if custom else [],
-            hovertemplate="%{customdata[0]} = %{customdata[1]}<br>attribution %{x:+.4f}<extra></extra>",
+            hovertext=hover,
+            hovertemplate="%{hovertext}<br>attribution %{x:+.4f}<extra></extra>",
             showlegend=False,
         )
     )
@@ -154,7 +164,7 @@ def attribution_beeswarm(long: pd.DataFrame, *, top: int = 12) -> go.Figure:
     label = (
         ""
         if first is None
-        else f"{first['model']} · {str(first['method']).upper()} · {first['reference']} reference"
+        else f"{plotly_text(first['model'])} · {str(first['method']).upper()} · {first['reference']} reference"
     )
     theme.apply_theme(
         figure,
@@ -165,7 +175,7 @@ def attribution_beeswarm(long: pd.DataFrame, *, top: int = 12) -> go.Figure:
     )
     figure.update_yaxes(
         tickvals=list(range(len(features))),
-        ticktext=features,
+        ticktext=plotly_texts(features),
         autorange="reversed",
         automargin=True,
         showgrid=False,
@@ -188,7 +198,8 @@ def dependence_plot(long: pd.DataFrame, feature: str, *, bins: int = 12) -> go.F
     attribution = rows["attribution"].to_numpy(dtype=np.float64)
     categorical = rows["feature_category"].notna().all()
     if categorical:
-        x = rows["feature_category"].astype(str)
+        # Category values are plotly text (axis ticks, hover): escaped before grouping.
+        x = pd.Series(plotly_texts(rows["feature_category"]), index=rows.index, dtype=object)
         means = pd.Series(attribution, index=x.to_numpy()).groupby(level=0).mean().sort_values()
         # Many categories (ids): only the 30 with the most rows are shown by name.
         counts = x.value_counts()
@@ -213,6 +224,7 @@ def dependence_plot(long: pd.DataFrame, feature: str, *, bins: int = 12) -> go.F
             frame = pd.DataFrame({"x": values, "y": attribution}).groupby("x").mean()
             mean_x, mean_y = frame.index.tolist(), frame["y"].tolist()
     first = rows.iloc[0]
+    name = plotly_text(feature)
     figure = go.Figure(
         [
             go.Scattergl(
@@ -225,7 +237,7 @@ def dependence_plot(long: pd.DataFrame, feature: str, *, bins: int = 12) -> go.F
                     "color": theme.DEEP if first["model"] != "baseline" else theme.BASELINE,
                     "opacity": 0.45,
                 },
-                hovertemplate=f"{feature} = %{{x}}<br>attribution %{{y:+.4f}}<extra></extra>",
+                hovertemplate=f"{name} = %{{x}}<br>attribution %{{y:+.4f}}<extra></extra>",
             ),
             go.Scatter(
                 x=mean_x,
@@ -243,14 +255,14 @@ def dependence_plot(long: pd.DataFrame, feature: str, *, bins: int = 12) -> go.F
         height=380,
         title={
             "text": (
-                f"Dependence on {feature} · {first['model']} · {str(first['method']).upper()}"
+                f"Dependence on {name} · {plotly_text(first['model'])} · {str(first['method']).upper()}"
                 f"<br><sup>how the attribution changes with the value ({len(rows)} tweets)</sup>"
             )
         },
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         margin={"l": 10, "r": 10, "t": 76, "b": 10},
     )
-    figure.update_xaxes(title_text=feature)
+    figure.update_xaxes(title_text=name)
     figure.update_yaxes(
         title_text=f"attribution ({_units(str(first['head']))})", zeroline=True, zerolinewidth=1.5
     )
@@ -283,12 +295,13 @@ def method_agreement(long: pd.DataFrame) -> go.Figure:
                 x=per_feature["shap"],
                 y=per_feature["ig"],
                 mode="markers+text",
-                text=[f if f in labelled else "" for f in per_feature.index],
+                text=[plotly_text(f) if f in labelled else "" for f in per_feature.index],
                 textposition="top center",
                 textfont={"size": 10},
                 customdata=list(per_feature.index),
+                hovertext=plotly_texts(per_feature.index),
                 marker={"size": 8, "color": theme.DEEP},
-                hovertemplate="%{customdata}<br>mean |SHAP| %{x:.4g}<br>mean |IG| %{y:.4g}<extra></extra>",
+                hovertemplate="%{hovertext}<br>mean |SHAP| %{x:.4g}<br>mean |IG| %{y:.4g}<extra></extra>",
                 showlegend=False,
             ),
             go.Scatter(
@@ -307,7 +320,7 @@ def method_agreement(long: pd.DataFrame) -> go.Figure:
         height=380,
         title={
             "text": (
-                f"SHAP vs IG · {first['model']}<br><sup>Spearman ρ of the feature rankings "
+                f"SHAP vs IG · {plotly_text(first['model'])}<br><sup>Spearman ρ of the feature rankings "
                 f"{rho:.3f} · Pearson r of {len(wide):,} row attributions {r:.3f}</sup>"
             )
         },

@@ -1,5 +1,8 @@
 """Figures of the population comparison: metrics with bootstrap intervals, per-segment
-differences (a forest plot), agreement of the two orderings, and per-head quality."""
+differences (a forest plot), agreement of the two orderings, and per-head quality.
+
+Model and head names, segmentations and segments (category values of the log) are escaped
+(`rankaudit.text.plotly_text`) where they enter plotly text."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from plotly.subplots import make_subplots
 from rankaudit.compare.population import Estimate, PopulationComparison
 from rankaudit.figures import theme
 from rankaudit.figures._format import number
+from rankaudit.text import plotly_text, plotly_texts
 
 __all__ = [
     "agreement_intervals",
@@ -60,7 +64,7 @@ def metric_intervals(population: PopulationComparison) -> go.Figure:
     95% bootstrap intervals (left), and the paired difference b - a with its interval and the
     randomization test's p-value (right). Trace 0 is ranker a, trace 1 ranker b, trace 2 the
     difference; y values are the metric labels."""
-    first, second = population.models
+    first, second = plotly_texts(population.models)
     summary = population.overall
     names = list(summary.ranker_metrics)
     labels = [metric_label(n) for n in names]
@@ -162,7 +166,7 @@ def segment_differences(population: PopulationComparison, metric: str = "ndcg@10
     """A forest plot of the paired difference b - a of `metric` in every segment (overall
     first): mean and 95% interval, green or red when the interval excludes 0. One trace; y
     values are `segmentation: segment (n)`. Raises KeyError for a metric not computed."""
-    first, second = population.models
+    first, second = plotly_texts(population.models)
     summaries = [population.overall, *population.segments]
     labels, diffs, p_values, sizes = [], [], [], []
     for summary in summaries:
@@ -172,7 +176,7 @@ def segment_differences(population: PopulationComparison, metric: str = "ndcg@10
             if summary.segmentation == "all"
             else f"{summary.segmentation}: {summary.segment}"
         )
-        labels.append(f"{name} ({summary.requests:,})")
+        labels.append(plotly_text(f"{name} ({summary.requests:,})"))
         diffs.append(ranked.diff)
         p_values.append(ranked.p_value)
         sizes.append(ranked.n)
@@ -206,7 +210,7 @@ def segment_differences(population: PopulationComparison, metric: str = "ndcg@10
 def head_quality(population: PopulationComparison) -> go.Figure:
     """Per engagement head: ROC-AUC (left) and RCE (right, %) of both rankers, side by side.
     Traces: ROC-AUC of a, of b, then RCE of a, of b (heads without RCE are left out)."""
-    first, second = population.models
+    first, second = plotly_texts(population.models)
     heads = list(population.heads.get("b", {}) or population.heads.get("a", {}))
     figure = make_subplots(
         rows=1,
@@ -222,7 +226,7 @@ def head_quality(population: PopulationComparison) -> go.Figure:
             x = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in x]
             figure.add_trace(
                 go.Bar(
-                    y=heads,
+                    y=plotly_texts(heads),
                     x=x,
                     orientation="h",
                     name=name,

@@ -1,4 +1,7 @@
-"""Figures of one request: the slopegraph of both orderings, a tweet's score split by head."""
+"""Figures of one request: the slopegraph of both orderings, a tweet's score split by head.
+
+Ids, tweet texts, head and model names are escaped (`rankaudit.text.plotly_text`) where they
+enter plotly text; `customdata` keeps the raw tweet ids a click reports."""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from rankaudit.compare.request import RequestComparison
+from rankaudit.compare.scoring import GRADE
 from rankaudit.data import schema
 from rankaudit.figures import theme
 from rankaudit.figures._format import engaged_heads, number, snippet
+from rankaudit.text import plotly_text, plotly_texts
 
 __all__ = ["head_breakdown", "position_slopegraph"]
 
@@ -31,9 +36,21 @@ def _lines(rows: pd.DataFrame, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return xs, ys
 
 
+def _judged(rows: pd.DataFrame, comparison: RequestComparison) -> list[str]:
+    """Per row, the hover line of what the viewer did, or of the judged grade (and what the
+    viewer did, when the workspace has heads too)."""
+    engaged = [f"engaged: {did or 'no'}" for did in engaged_heads(rows, comparison.heads)]
+    if comparison.graded is None or GRADE not in rows:
+        return engaged
+    grades = [f"grade: {float(g):g}" for g in rows[GRADE].tolist()]
+    if not comparison.heads:
+        return grades
+    return [f"{g} · {e}" for g, e in zip(grades, engaged, strict=True)]
+
+
 def _hover(rows: pd.DataFrame, comparison: RequestComparison) -> list[str]:
-    first, second = comparison.models
-    engaged = engaged_heads(rows, comparison.heads)
+    first, second = plotly_texts(comparison.models)
+    judged = plotly_texts(_judged(rows, comparison))
     texts = rows[schema.TWEET_TEXT].tolist() if schema.TWEET_TEXT in rows else [""] * len(rows)
     columns = zip(
         rows[schema.TWEET_ID].tolist(),
@@ -43,22 +60,23 @@ def _hover(rows: pd.DataFrame, comparison: RequestComparison) -> list[str]:
         rows["score_a"].tolist(),
         rows["score_b"].tolist(),
         rows["displacement"].tolist(),
-        engaged,
+        judged,
         texts,
         strict=True,
     )
     out = []
     for tweet, author, pos_a, pos_b, score_a, score_b, moved, did, text in columns:
         lines = [
-            f"<b>{tweet}</b> by {author}",
+            f"<b>{plotly_text(tweet)}</b> by {plotly_text(author)}",
             f"{first}: #{pos_a} (score {number(score_a)})",
             f"{second}: #{pos_b} (score {number(score_b)})",
             f"moved {moved:+d} places" if moved else "same place",
-            f"engaged: {did or 'no'}",
+            did,
         ]
+        # Cut first, then escape: a cut must not split an entity.
         shown = snippet(text, 60)
         if shown:
-            lines.append(f"<i>{shown}</i>")
+            lines.append(f"<i>{plotly_text(shown)}</i>")
         out.append("<br>".join(lines))
     return out
 
@@ -74,8 +92,8 @@ def position_slopegraph(
     b's on the right (1 at the top), one line per tweet, green when b moved it up, red when b
     moved it down, grey when unchanged; the `selected` tweet is drawn on top in orange.
 
-    Markers are filled when the viewer engaged with the tweet, red diamonds for negative
-    feedback. Every marker carries its tweet id as `customdata`, so a click identifies it.
+    Markers are filled when the tweet is relevant (the viewer engaged with it, or with graded
+    relevance its grade is above 0), red diamonds for negative feedback. Every marker carries its tweet id as `customdata`, so a click identifies it.
     Traces, in order: moved up, moved down, unchanged (lines), selected (line, only with a
     selected candidate), then the markers of a and of b.
 
@@ -84,7 +102,7 @@ def position_slopegraph(
     position, so it lines up with a table of the tweets in b's order drawn beside it.
     """
     rows = comparison.rows
-    first, second = comparison.models
+    first, second = plotly_texts(comparison.models)
     n = len(rows)
     displacement = rows["displacement"].to_numpy()
     # Traces as plain dicts: go.Figure validates them once (a go.Scatter would be validated
@@ -117,11 +135,12 @@ def position_slopegraph(
                 x=xs,
                 y=ys,
                 mode="lines",
-                name=f"{selected}",
+                name=plotly_text(selected),
                 hoverinfo="skip",
                 line={"color": theme.SELECTED, "width": 4.5},
             )
         )
+    # `relevance` is the engagement-weighted value, or the gain of the grade (> 0 iff grade > 0).
     engaged = rows["relevance"].to_numpy() > 0
     negative = rows["negative"].to_numpy(dtype=bool)
     symbols = np.where(negative, "diamond", np.where(engaged, "circle", "circle-open"))
@@ -129,13 +148,14 @@ def position_slopegraph(
     hover = _hover(rows, comparison)
     aligned = row_height is not None
     show_labels = not aligned and n <= LABEL_LIMIT
+    shown = plotly_texts(tweets) if show_labels else []
     for x, column, position in (
         (0.0, "position_a", "middle left"),
         (1.0, "position_b", "middle right"),
     ):
         positions = rows[column].to_numpy()
         labels = (
-            [f"{p}. {t}" if x == 0 else f"{t} .{p}" for p, t in zip(positions, tweets, strict=True)]
+            [f"{p}. {t}" if x == 0 else f"{t} .{p}" for p, t in zip(positions, shown, strict=True)]
             if show_labels
             else None
         )
@@ -182,7 +202,7 @@ def position_slopegraph(
     return theme.themed(
         traces,
         height=max(360, 90 + _ROW_PX * n),
-        title={"text": f"{first} → {second}: {comparison.request_id}"},
+        title={"text": f"{first} → {second}: {plotly_text(comparison.request_id)}"},
         showlegend=True,
         legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0, "font": {"size": 11}},
         hovermode="closest",
@@ -215,25 +235,26 @@ def head_breakdown(comparison: RequestComparison, tweet: str) -> go.Figure:
         present = [h for h in heads if h in probabilities]
         p = probabilities.iloc[position]
         weighted = [comparison.heads[h] * float(p[h]) for h in present]
+        shown = plotly_text(name)
         traces.append(
             go.Bar(
-                y=present,
+                y=plotly_texts(present),
                 x=weighted,
                 orientation="h",
-                name=name,
+                name=shown,
                 marker_color=theme.model_color(index),
                 customdata=np.column_stack(
                     [[float(p[h]) for h in present], [comparison.heads[h] for h in present]]
                 ),
                 hovertemplate="%{y}: weight %{customdata[1]:g} × p %{customdata[0]:.4f} = %{x:+.4f}<extra>"
-                + name
+                + shown
                 + "</extra>",
                 text=[f"{w:+.3f}" for w in weighted],
                 textposition="outside",
                 cliponaxis=False,
             )
         )
-    first, second = comparison.models
+    first, second = plotly_texts(comparison.models)
     return theme.themed(
         traces,
         height=70 + 34 * len(heads),

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from rankaudit.attribution.grouping import DEFAULT_TOP, By
 from rankaudit.explain import TweetExplanation
+from rankaudit.render._text import log_text
 
 __all__ = ["completeness_table", "contributions_table"]
 
@@ -21,7 +22,7 @@ def completeness_table(completeness: pd.DataFrame) -> Table:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in completeness.itertuples(index=False):
         table.add_row(
-            Text(str(row.model)), str(row.method), str(row.reference), Text(str(row.head)), str(row.rows),
+            log_text(row.model), str(row.method), str(row.reference), log_text(row.head), str(row.rows),
             f"{row.max_abs_error:.2e}", f"{row.max_relative_error:.2e}", f"{row.converged:.1%}",
         )  # fmt: skip
     return table
@@ -43,7 +44,7 @@ def contributions_table(
         f"Σ {k[4:].upper()} = {v:+.4f}" for k, v in totals.items() if k.startswith("sum_")
     )
     table = Table(
-        title=Text(f"{model}: {what}" + (" · by feature group" if by == "group" else "")),
+        title=log_text(f"{model}: {what}" + (" · by feature group" if by == "group" else "")),
         caption=Text(
             f"score {totals['score']:.4f} − reference {totals['reference_score']:.4f} = {gap:+.4f}; {sums}"
         ),
@@ -55,15 +56,15 @@ def contributions_table(
     for method in methods:
         table.add_column(method.upper(), justify="right")
     for row in shown.to_dict("records"):
-        # Feature and group names come from user files: Text, never markup.
+        # Feature and group names and category values come from user files: log_text.
         if row["other"]:
-            label, second = Text(str(row[by]), style="dim"), Text("")
+            label, second = log_text(row[by], style="dim"), Text("")
         elif by == "group":
-            label, second = Text(str(row["group"])), Text(str(row["members"]))
+            label, second = log_text(row["group"]), Text(str(row["members"]))
         else:
             value = row["value"]
-            label = Text(str(row["feature"]))
-            second = Text(f"{value:.4g}" if isinstance(value, float) else str(value))
+            label = log_text(row["feature"])
+            second = log_text(f"{value:.4g}" if isinstance(value, float) else value)
         cells = []
         for method in methods:
             number = float(row[method])

@@ -1,6 +1,8 @@
 """Rich tables for the comparison views: one request, the population summary, the surprises.
 
-Pure functions from result values to rich renderables; log values go in as Text, never markup.
+Pure functions from result values to rich renderables; log values (ids, category values,
+feature names) and model names go in through `log_text`: never markup, control characters
+shown as escapes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rankaudit.compare.request import RequestComparison
 from rankaudit.compare.scoring import relevance_label
 from rankaudit.compare.surprise import COMPONENTS, SurpriseList
 from rankaudit.data import schema
+from rankaudit.render._text import log_text
 from rankaudit.render.tables import evaluation_table, timeline_table
 
 __all__ = [
@@ -67,7 +70,7 @@ def request_tables(comparison: RequestComparison) -> Group:
     metrics = comparison.metrics
     graded = comparison.graded is not None
     summary = Table(
-        title=Text(f"how {second} reorders {first} in request {comparison.request_id}"),
+        title=log_text(f"how {second} reorders {first} in request {comparison.request_id}"),
         caption=Text(f"NDCG on {relevance_label(comparison.graded)}"),
     )
     summary.add_column("metric", no_wrap=True)
@@ -90,18 +93,20 @@ def request_tables(comparison: RequestComparison) -> Group:
         summary.add_row(
             f"NDCG@{k}",
             f"{_fmt(metrics[f'ndcg@{k}_a'])} → {_fmt(metrics[f'ndcg@{k}_b'])}",
-            f"{first} → {second}; — when "
-            + ("no candidate is relevant" if graded else "nobody engaged"),
+            log_text(
+                f"{first} → {second}; — when "
+                + ("no candidate is relevant" if graded else "nobody engaged")
+            ),
         )
     changes = Table(title="top-k entries and exits")
     changes.add_column("k", justify="right")
-    changes.add_column(f"entered with {second}")
-    changes.add_column(f"left with {second}")
+    changes.add_column(log_text(f"entered with {second}"))
+    changes.add_column(log_text(f"left with {second}"))
     for change in comparison.top_k:
         changes.add_row(
             str(change.k),
-            Text(", ".join(change.entered) or "none", style="green"),
-            Text(", ".join(change.exited) or "none", style="red"),
+            log_text(", ".join(change.entered) or "none", style="green"),
+            log_text(", ".join(change.exited) or "none", style="red"),
         )
     parts: list[RenderableType] = [timeline_table(comparison), summary, changes]
     if len(comparison.viewer_requests) > 1:
@@ -113,18 +118,18 @@ def viewer_requests_table(comparison: RequestComparison) -> Table:
     """The viewer's requests with their agreement and NDCG (largest k), the shown one marked."""
     k = max(comparison.settings.k)
     first, second = comparison.models
-    table = Table(title=Text(f"requests of viewer {comparison.user_id}"))
+    table = Table(title=log_text(f"requests of viewer {comparison.user_id}"))
     table.add_column("request", no_wrap=True)
     table.add_column("served (UTC)", no_wrap=True)
     table.add_column("candidates", justify="right")
     table.add_column("tau-b", justify="right")
     table.add_column("RBO", justify="right")
-    table.add_column(f"NDCG@{k} {first}", justify="right")
-    table.add_column(f"NDCG@{k} {second}", justify="right")
+    table.add_column(log_text(f"NDCG@{k} {first}"), justify="right")
+    table.add_column(log_text(f"NDCG@{k} {second}"), justify="right")
     for row in comparison.viewer_requests.to_dict("records"):
         shown = row[schema.REQUEST_ID] == comparison.request_id
         table.add_row(
-            Text(
+            log_text(
                 str(row[schema.REQUEST_ID]) + (" ◀" if shown else ""), style="bold" if shown else ""
             ),
             f"{pd.Timestamp(row[schema.SERVED_AT]):%Y-%m-%d %H:%M}",
@@ -150,7 +155,7 @@ def population_tables(population: PopulationComparison) -> Group:
     level = f"{settings.confidence:.0%}"
     overall = population.overall
     ranked = Table(
-        title=Text(
+        title=log_text(
             f"{second} vs {first}: {population.requests} {scope}, {population.rows} rows, "
             f"{population.users} viewers"
         ),
@@ -163,9 +168,9 @@ def population_tables(population: PopulationComparison) -> Group:
     )
     ranked.add_column("metric", no_wrap=True)
     ranked.add_column("requests", justify="right")
-    ranked.add_column(first, justify="right", no_wrap=True)
-    ranked.add_column(second, justify="right", no_wrap=True)
-    ranked.add_column(f"{second} − {first}", justify="right", no_wrap=True)
+    ranked.add_column(log_text(first), justify="right", no_wrap=True)
+    ranked.add_column(log_text(second), justify="right", no_wrap=True)
+    ranked.add_column(log_text(f"{second} − {first}"), justify="right", no_wrap=True)
     ranked.add_column("p", justify="right", no_wrap=True)
     for name, metric in overall.ranker_metrics.items():
         ranked.add_row(
@@ -202,16 +207,16 @@ def population_tables(population: PopulationComparison) -> Group:
     )
     segments.add_column("segment", no_wrap=True)
     segments.add_column("requests", justify="right")
-    segments.add_column(f"NDCG@{k} {first}", justify="right", no_wrap=True)
-    segments.add_column(f"NDCG@{k} {second}", justify="right", no_wrap=True)
-    segments.add_column(f"{second} − {first}", justify="right", no_wrap=True)
+    segments.add_column(log_text(f"NDCG@{k} {first}"), justify="right", no_wrap=True)
+    segments.add_column(log_text(f"NDCG@{k} {second}"), justify="right", no_wrap=True)
+    segments.add_column(log_text(f"{second} − {first}"), justify="right", no_wrap=True)
     segments.add_column("p", justify="right")
     segments.add_column("tau-b", justify="right")
     segments.add_column("RBO", justify="right")
     for summary in population.segments:
         metric = summary.ranker_metrics[f"ndcg@{k}"]
         segments.add_row(
-            Text(f"{summary.segmentation} = {summary.segment}"),
+            log_text(f"{summary.segmentation} = {summary.segment}"),
             str(summary.requests),
             _fmt(metric.a.mean),
             _fmt(metric.b.mean),
@@ -253,7 +258,7 @@ def surprises_table(surprises: SurpriseList, top: int) -> Table:
     names = _GRADED_COMPONENTS if graded else {}
     weights = ", ".join(f"{names.get(c, c)} {surprises.weights[c]:.2f}" for c in COMPONENTS)
     table = Table(
-        title=Text(
+        title=log_text(
             f"most surprising of {surprises.requests} requests ({second} audited against "
             f"{first}, top {surprises.settings.k})"
         ),
@@ -277,7 +282,7 @@ def surprises_table(surprises: SurpriseList, top: int) -> Table:
     for row in surprises.top(top).to_dict("records"):
         feature = row["feature"]
         detail = (
-            Text(
+            log_text(
                 f"{feature} = {row['feature_value']:.4g} "
                 f"(train {row['train_min']:.4g}..{row['train_max']:.4g})"
             )
@@ -286,8 +291,8 @@ def surprises_table(surprises: SurpriseList, top: int) -> Table:
         )
         table.add_row(
             str(row["rank"]),
-            Text(str(row[schema.REQUEST_ID]), style="bold"),
-            Text(str(row[schema.USER_ID])),
+            log_text(row[schema.REQUEST_ID], style="bold"),
+            log_text(row[schema.USER_ID]),
             f"{pd.Timestamp(row[schema.SERVED_AT]):%Y-%m-%d %H:%M}",
             _fmt(row["surprise"]),
             _fmt(row["disagreement"], 2),

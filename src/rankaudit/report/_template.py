@@ -116,8 +116,8 @@ shown is also in the report's JSON twin.</p>
 <tr><th>Reference ranker (a)</th><td>{{ a }}</td></tr>
 <tr><th>Selection</th><td>{{ selection_text }}</td></tr>
 <tr><th>Seed</th><td>{{ m.seed }} (viewer sample, bootstrap, randomization test, background and SHAP permutations)</td></tr>
-<tr><th>Workspace</th><td>{{ m.workspace.name }} · {{ m.workspace.spec.features }} features · heads
-{% for h, w in m.workspace.heads.items() %}{{ h }} {{ w|num }}{% if not loop.last %}, {% endif %}{% endfor %}
+<tr><th>Workspace</th><td>{{ m.workspace.name }} · {{ m.workspace.spec.features }} features · {% if m.workspace.heads %}heads
+{% for h, w in m.workspace.heads.items() %}{{ h }} {{ w|num }}{% if not loop.last %}, {% endif %}{% endfor %}{% else %}no engagement heads{% endif %}{% if graded %} · relevance: {{ s.relevance.label }}, column <code>{{ s.relevance.column }}</code>{% endif %}
 · held out from {{ m.workspace.holdout_from or 'none (every request is in scope)' }}</td></tr>
 <tr><th>Pseudonymization</th><td>{% if m.pseudonymization.enabled %}{{ m.pseudonymization.scheme }}; salt {{ m.pseudonymization.salt }}{% else %}off: viewer and author ids are the logged ones{% endif %}</td></tr>
 </table>
@@ -148,7 +148,7 @@ biggest movers: <b>{{ m.attribution.references.movers }}</b> (the nearest tweet 
 global importance: <b>{{ m.attribution.references.importance }}</b> (a background sample of {{ m.attribution.settings.background_size }} rows served before the holdout)</td></tr>
 <tr><th>Attribution settings</th><td>{% for k, v in m.attribution.settings.items() %}<code>{{ k }}</code> = {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}</td></tr>
 <tr><th>Comparison settings</th><td>{% for k, v in m.compare.items() %}<code>{{ k }}</code> = {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}</td></tr>
-<tr><th>Surprise score</th><td>k = {{ m.surprise.k }}, p = {{ m.surprise.p }}; {% if m.surprise.weights %}weights {% for k, v in m.surprise.weights.items() %}{{ k }} {{ v|fixed(2) }}{% if not loop.last %}, {% endif %}{% endfor %}; {{ m.surprise.requests|num }} requests scored ({{ m.surprise.scope }}){% endif %}</td></tr>
+<tr><th>Surprise score</th><td>k = {{ m.surprise.k }}, p = {{ m.surprise.p }}; {% if m.surprise.weights %}weights {% for k, v in m.surprise.weights.items() %}{{ component_names.get(k, k) }} {{ v|fixed(2) }}{% if not loop.last %}, {% endif %}{% endfor %}; {{ m.surprise.requests|num }} requests scored ({{ m.surprise.scope }}){% endif %}</td></tr>
 <tr><th>Global importance sample</th><td>about {{ m.importance.rows|num }} rows of whole requests, seed {{ m.importance.seed }}; drawn: {{ imp.rows|num }} rows of {{ imp.requests|num }} requests served from {{ imp.window.since or 'the start of the log' }}</td></tr>
 <tr><th>Threads</th><td>torch {{ m.threads.torch or '–' }} · OMP_NUM_THREADS {{ m.threads.OMP_NUM_THREADS or 'unset' }} (the last bits of the deep ranker's float32 sums depend on them)</td></tr>
 <tr><th>Packages</th><td>{% for k, v in m.packages.items() %}{{ k }} {{ v or 'not installed' }}{% if not loop.last %} · {% endif %}{% endfor %}</td></tr>
@@ -158,7 +158,7 @@ global importance: <b>{{ m.attribution.references.importance }}</b> (a backgroun
 <p>Over the {{ s.requests|num }} {{ 'held-out requests (served from ' ~ s.holdout_from ~ ', which neither ranker was trained on)' if s.scope == 'holdout' else 'logged requests (the workspace sets no holdout)' }}:
 {{ s.rows|num }} candidate tweets, {{ s.users|num }} viewers. Means are per request with 95% bootstrap
 intervals ({{ s.settings.n_bootstrap|num }} resamples); p-values are from a paired randomization test.
-Relevance is the engagement-weighted value of what the viewer did.</p>
+{% if graded %}Relevance is {{ s.relevance.label }}, judged in the log column <code>{{ s.relevance.column }}</code>.{% else %}Relevance is the engagement-weighted value of what the viewer did.{% endif %}</p>
 <table>
 <thead><tr><th>metric</th><th class="num">{{ a }}</th><th class="num">{{ b }}</th><th class="num">{{ b }} − {{ a }}</th><th class="num">p</th><th class="num">requests</th></tr></thead>
 <tbody>{% for name, r in s.overall.ranker_metrics.items() %}<tr><td>{{ name|metric }}</td><td class="num">{{ r.a|ci }}</td><td class="num">{{ r.b|ci }}</td><td class="num">{{ r.diff|ci(signed=True) }}</td><td class="num">{{ r.p_value|pvalue }}</td><td class="num">{{ r.n|num }}</td></tr>{% endfor %}</tbody>
@@ -228,10 +228,10 @@ than {{ a }}.</p>
 {% for v in viewers %}
 <section class="viewer" id="viewer-{{ v.index }}">
 <h3>6.{{ v.index + 1 }} Viewer <span class="mono">{{ v.user_id }}</span> · request <span class="mono">{{ v.request_id }}</span></h3>
-<p class="note">Served {{ v.served_at }} · {{ v.candidates|num }} candidates · engaged with {{ v.metrics.engaged|num }}
+<p class="note">Served {{ v.served_at }} · {{ v.candidates|num }} candidates · {% if graded %}relevant: {{ v.metrics.engaged|num }}{% else %}engaged with {{ v.metrics.engaged|num }}{% endif %}
 {%- if v.surprise %} · surprise rank {{ v.surprise.rank|num }} (score {{ v.surprise.surprise|fixed(3) }}){% endif %}</p>
-{% if v.surprise %}<p>Surprise components: disagreement {{ v.surprise.disagreement|fixed(3) }}, demoted engagement {{ v.surprise.demoted_engagement|fixed(3) }},
-promoted unengaged {{ v.surprise.promoted_unengaged|fixed(3) }}, out of range {{ v.surprise.out_of_range|fixed(3) }}{% if v.surprise.feature %};
+{% if v.surprise %}<p>Surprise components: disagreement {{ v.surprise.disagreement|fixed(3) }}, demoted {{ 'relevance' if graded else 'engagement' }} {{ v.surprise.demoted_engagement|fixed(3) }},
+promoted {{ 'irrelevant' if graded else 'unengaged' }} {{ v.surprise.promoted_unengaged|fixed(3) }}, out of range {{ v.surprise.out_of_range|fixed(3) }}{% if v.surprise.feature %};
 <span class="warn">{{ v.surprise.feature }} = {{ v.surprise.feature_value|num }}</span> in {{ b }}'s top {{ m.surprise.k }} lies outside its training range
 [{{ v.surprise.train_min|num }}, {{ v.surprise.train_max|num }}]{% endif %}.</p>{% endif %}
 <table class="dense">
@@ -240,12 +240,12 @@ promoted unengaged {{ v.surprise.promoted_unengaged|fixed(3) }}, out of range {{
 </table>
 {% for f in v.slope %}{{ figure(f) }}{% endfor %}
 <table class="dense tweets">
-<thead><tr><th class="num">{{ b }} #</th><th class="num">{{ a }} #</th><th class="num">move</th><th>tweet</th><th>engaged</th><th class="num">score {{ a }}</th><th class="num">score {{ b }}</th><th>top contributions (request reference)</th></tr></thead>
+<thead><tr><th class="num">{{ b }} #</th><th class="num">{{ a }} #</th><th class="num">move</th><th>tweet</th><th>{{ 'relevance' if graded else 'engaged' }}</th><th class="num">score {{ a }}</th><th class="num">score {{ b }}</th><th>top contributions (request reference)</th></tr></thead>
 <tbody>{% for t in v.tweets %}<tr>
 <td class="num">{{ t.position_b }}</td><td class="num">{{ t.position_a }}</td>
 <td class="num">{% if t.displacement > 0 %}<span class="up">▲ {{ t.displacement }}</span>{% elif t.displacement < 0 %}<span class="down">▼ {{ -t.displacement }}</span>{% else %}<span class="muted">–</span>{% endif %}</td>
 <td><span class="mono">{{ t.tweet_id }}</span> <span class="tweet-meta">by {{ t.author_id }}</span>{% if t.text %}<span class="tweet-text">{{ t.text }}</span>{% endif %}</td>
-<td>{{ t.engaged|join(', ') or '–' }}{% if t.negative %} <span class="down">(negative)</span>{% endif %}</td>
+<td>{% if graded %}grade {{ t.grade|num }}{% if t.engaged %} · {{ t.engaged|join(', ') }}{% endif %}{% else %}{{ t.engaged|join(', ') or '–' }}{% endif %}{% if t.negative %} <span class="down">(negative)</span>{% endif %}</td>
 <td class="num">{{ t.score_a|num }}</td><td class="num">{{ t.score_b|num }}</td>
 <td class="contrib">{% for c in t.contributions %}<div><span class="lbl">{{ c.label }}</span>{{ c.text }}{% if c.flag %} <span class="warn">⚠ {{ c.flag }}</span>{% endif %}</div>{% endfor %}</td>
 </tr>{% endfor %}</tbody>

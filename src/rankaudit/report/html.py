@@ -32,6 +32,12 @@ from rankaudit.report.plots import ReportFigure
 
 __all__ = ["render_html", "script_json"]
 
+#: How the surprise components are named where relevance is graded (their JSON keys stay).
+_GRADED_COMPONENTS = {
+    "demoted_engagement": "demoted_relevance",
+    "promoted_unengaged": "promoted_irrelevant",
+}
+
 _BOOT = """(function () {
   "use strict";
   var templates = JSON.parse(document.getElementById("plotly-templates").textContent);
@@ -551,6 +557,8 @@ def render_html(document: Mapping[str, Any], figures: Sequence[ReportFigure]) ->
             }
         )
     summary = document["summary"]
+    # Documents written before graded relevance carry no `relevance`: engagement.
+    graded = (summary.get("relevance") or {}).get("kind") == "graded"
     ks = summary["settings"]["k"]
     seg_metric = f"ndcg@{max(ks)}" if ks else ""
     segments = [
@@ -588,6 +596,9 @@ def render_html(document: Mapping[str, Any], figures: Sequence[ReportFigure]) ->
         imp_rows=imp_rows,
         agreement_rows=agreement_rows,
         head_names=head_names,
+        graded=graded,
+        # With graded relevance the surprise components are named as the terminal names them.
+        component_names=_GRADED_COMPONENTS if graded else {},
         segments=segments,
         seg_metric=seg_metric,
         viewers=viewers,

@@ -1,24 +1,22 @@
 """The report's figures, built by the same builders as the web app (`rankaudit.figures`).
 
-The builders put log strings (tweet text, ids, feature and category values) into plotly text,
-which plotly reads as a small subset of HTML. The report hands them copies of the results in
-which every such string is HTML-escaped (`&`, `<`, `>`; plotly shows the entities as the
-characters) and ids are pseudonymized when asked, so a tweet text like `<b>` is drawn as those
-three characters and no id escapes pseudonymization through a hover label.
+The builders escape every log string they put into plotly text (tweet text, ids, feature and
+category values; `rankaudit.text.plotly_text`), so the report hands them the results as they
+are, only with viewer and author ids (and id-valued features) pseudonymized when asked: a tweet
+text like `<b>` is drawn as those three characters, escaped once, and no id escapes
+pseudonymization through a hover label.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from types import MappingProxyType
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from rankaudit.attribution.grouping import DEFAULT_TOP, feature_groups
-from rankaudit.compare import PopulationComparison, RequestComparison, SegmentSummary
+from rankaudit.compare import PopulationComparison, RequestComparison
 from rankaudit.data import schema
 from rankaudit.explain import TweetExplanation
 from rankaudit.figures import (
@@ -59,18 +57,12 @@ class ReportFigure:
         }
 
 
-def _escape(value: object) -> object:
-    return html.escape(value, quote=False) if isinstance(value, str) else value
-
-
-class _Safe:
-    """Copies of results with log strings escaped for plotly and ids pseudonymized."""
+class _Pseudonymized:
+    """Copies of results with viewer and author ids, and the categories of id-valued
+    features, pseudonymized (the identity when pseudonymization is off)."""
 
     def __init__(self, pseudonym: Pseudonymizer) -> None:
         self.pseudonym = pseudonym
-
-    def text(self, value: object) -> str:
-        return html.escape(str(value), quote=False)
 
     def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         out = frame.copy()
@@ -80,74 +72,36 @@ class _Safe:
                 (self.pseudonym(c) if flag else c) if isinstance(c, str) else c
                 for c, flag in zip(out["feature_category"], is_id, strict=True)
             ]
-        for column in out.columns:
-            if out[column].dtype != object:
-                continue
-            mapped = self._id if column in _ID_COLUMNS else _escape
-            out[column] = pd.Series([mapped(v) for v in out[column]], index=out.index, dtype=object)
-        return out.rename(columns={c: self._label(c) for c in out.columns})
-
-    def _id(self, value: object) -> object:
-        return value if value is None else self.text(self.pseudonym(value))
-
-    def _label(self, column: object) -> object:
-        # Label columns carry head names from the workspace config; keep them consistent
-        # with the escaped head names of `comparison`.
-        name = str(column)
-        if schema.is_label_column(name):
-            return schema.label_column(self.text(schema.head_of_label(name)))
-        return column
+        for column in _ID_COLUMNS & set(out.columns):
+            out[column] = pd.Series(
+                [v if v is None else self.pseudonym(v) for v in out[column]],
+                index=out.index,
+                dtype=object,
+            )
+        return out
 
     def comparison(self, comparison: RequestComparison) -> RequestComparison:
-        heads = {self.text(h): w for h, w in comparison.heads.items()}
-        probabilities = tuple(
-            None if p is None else p.rename(columns={c: self.text(c) for c in p.columns})
-            for p in comparison.probabilities
-        )
         return replace(
             comparison,
-            request_id=self.text(comparison.request_id),
-            user_id=self.text(self.pseudonym(comparison.user_id)),
-            models=(self.text(comparison.models[0]), self.text(comparison.models[1])),
-            heads=MappingProxyType(heads),
+            user_id=self.pseudonym(comparison.user_id),
             rows=self.frame(comparison.rows),
-            probabilities=(probabilities[0], probabilities[1]),
         )
 
     def explanation(self, explanation: TweetExplanation) -> TweetExplanation:
         return TweetExplanation(
             view=self.comparison(explanation.view),
-            tweet=self.text(explanation.tweet),
-            vs_tweet=None if explanation.vs_tweet is None else self.text(explanation.vs_tweet),
+            tweet=explanation.tweet,
+            vs_tweet=explanation.vs_tweet,
             reference=explanation.reference,
             attributions=self.frame(explanation.attributions),
-            groups={self.text(f): self.text(g) for f, g in explanation.groups.items()},
-        )
-
-    def _summary(self, summary: SegmentSummary) -> SegmentSummary:
-        return replace(
-            summary,
-            segmentation=self.text(summary.segmentation),
-            segment=self.text(summary.segment),
-        )
-
-    def population(self, population: PopulationComparison) -> PopulationComparison:
-        return replace(
-            population,
-            models=(self.text(population.models[0]), self.text(population.models[1])),
-            overall=self._summary(population.overall),
-            segments=tuple(self._summary(s) for s in population.segments),
-            heads={
-                side: {self.text(h): v for h, v in per_head.items()}
-                for side, per_head in population.heads.items()
-            },
+            groups=explanation.groups,
         )
 
 
 def _figures_of_summary(
-    population: PopulationComparison, safe: _Safe
+    population: PopulationComparison,
 ) -> list[tuple[str, Callable[[], go.Figure], str]]:
-    shown = safe.population(population)
+    shown = population
     first, second = population.models
     scope = "held-out" if population.scope == "holdout" else "logged"
     biggest = max(population.settings.k)
@@ -181,9 +135,17 @@ def _figures_of_summary(
     return out
 
 
+def _marker_caption(comparison: RequestComparison) -> str:
+    """What the slopegraph's markers mean: engagement, or with graded relevance the grade."""
+    if comparison.graded is None:
+        return "Filled markers: the viewer engaged; red diamonds: negative feedback."
+    caption = "Filled markers: judged relevant (grade above 0)"
+    return caption + ("; red diamonds: negative feedback." if comparison.heads else ".")
+
+
 def build_figures(data: ReportData, pseudonym: Pseudonymizer) -> list[ReportFigure]:
     """Every figure of the report, in document order, with stable ids."""
-    safe = _Safe(pseudonym)
+    safe = _Pseudonymized(pseudonym)
     models = data.settings.models
     audited = models[1]
     groups = feature_groups(data.workspace.spec)
@@ -194,7 +156,7 @@ def build_figures(data: ReportData, pseudonym: Pseudonymizer) -> list[ReportFigu
             ReportFigure(id=fid, section=section, builder=builder, caption=caption, figure=figure)
         )
 
-    for name, draw, caption in _figures_of_summary(data.population, safe):
+    for name, draw, caption in _figures_of_summary(data.population):
         fid = f"fig-summary-{name.replace('_', '-')}"
         add(fid, "summary", f"rankaudit.figures.{name}", draw(), caption)
 
@@ -205,7 +167,7 @@ def build_figures(data: ReportData, pseudonym: Pseudonymizer) -> list[ReportFigu
             "fig-importance",
             "importance",
             "rankaudit.figures.importance.importance_comparison",
-            importance_comparison(safe.frame(shap_rows), tuple(safe.text(m) for m in models)),
+            importance_comparison(safe.frame(shap_rows), tuple(models)),
             f"Global importance: each ranker's share of mean |SHAP| of the final score per "
             f"feature, over {importance.rows:,} rows of {importance.requests:,} requests "
             "against a background sampled from the training period.",
@@ -241,7 +203,7 @@ def build_figures(data: ReportData, pseudonym: Pseudonymizer) -> list[ReportFigu
             position_slopegraph(comparison),
             f"Both orderings of request {viewer.comparison.request_id}: {models[0]} on the left, "
             f"{models[1]} on the right; green lines moved up under {models[1]}, red down. "
-            "Filled markers: the viewer engaged; red diamonds: negative feedback.",
+            + _marker_caption(viewer.comparison),
         )
         for number, mover in enumerate(viewer.movers):
             explanation = safe.explanation(replace(mover.explanation, groups=groups))
@@ -251,7 +213,7 @@ def build_figures(data: ReportData, pseudonym: Pseudonymizer) -> list[ReportFigu
                     f"fig-v{index}-m{number}-{side}",
                     f"viewer-{index}",
                     "rankaudit.figures.attribution_bars",
-                    attribution_bars(explanation, safe.text(model)),
+                    attribution_bars(explanation, model),
                     f"Why {mover.tweet} is placed relative to {mover.vs_tweet} under {model}: "
                     "each feature's contribution to the difference of their scores (pair "
                     f"reference), per method: the {DEFAULT_TOP} largest and the sum of all "

@@ -33,7 +33,8 @@ class ReportSettings:
     - `seed`: the one seed of the report. It replaces the seeds of `attribution` and `compare`
       and seeds the viewer sample and the global-importance sample, so a report is fully
       determined by its inputs and this number.
-    - `top_features`: contributions kept per tweet, model and method (the HTML shows 3).
+    - `top_features`: contributions kept per tweet, model and method; the HTML shows each of
+      them, then "all other features (K)" with the sum of the rest.
     - `movers`: tweets per viewer explained pairwise (the biggest moves, ties by tweet id).
     - `importance_rows`: log rows (whole requests, seeded) behind global importance.
     """

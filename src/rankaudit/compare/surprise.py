@@ -55,6 +55,7 @@ from rankaudit.workspace import Workspace
 
 __all__ = [
     "COMPONENTS",
+    "GRADED_COMPONENT_NAMES",
     "FeatureRanges",
     "SurpriseList",
     "find_surprises",
@@ -64,6 +65,11 @@ __all__ = [
 
 JSON_VERSION = 1
 COMPONENTS = ("disagreement", "demoted_engagement", "promoted_unengaged", "out_of_range")
+#: What views call the components when relevance is graded judgements, not engagement.
+GRADED_COMPONENT_NAMES = {
+    "demoted_engagement": "demoted_relevance",
+    "promoted_unengaged": "promoted_irrelevant",
+}
 #: Columns of `SurpriseList.table`, in order.
 TABLE_COLUMNS = (
     "rank",

@@ -18,7 +18,7 @@ from rankaudit.compare.evaluation import Evaluation
 from rankaudit.compare.population import Estimate, PopulationComparison
 from rankaudit.compare.request import RequestComparison
 from rankaudit.compare.scoring import relevance_label
-from rankaudit.compare.surprise import COMPONENTS, SurpriseList
+from rankaudit.compare.surprise import COMPONENTS, GRADED_COMPONENT_NAMES, SurpriseList
 from rankaudit.data import schema
 from rankaudit.render._text import log_text
 from rankaudit.render.tables import evaluation_table, timeline_table
@@ -31,12 +31,6 @@ __all__ = [
 
 
 #: How the surprise components are named where relevance is graded (their JSON keys stay).
-_GRADED_COMPONENTS = {
-    "demoted_engagement": "demoted_relevance",
-    "promoted_unengaged": "promoted_irrelevant",
-}
-
-
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
@@ -255,7 +249,7 @@ def surprises_table(surprises: SurpriseList, top: int) -> Table:
     outside its training range."""
     first, second = surprises.models
     graded = surprises.graded is not None
-    names = _GRADED_COMPONENTS if graded else {}
+    names = GRADED_COMPONENT_NAMES if graded else {}
     weights = ", ".join(f"{names.get(c, c)} {surprises.weights[c]:.2f}" for c in COMPONENTS)
     table = Table(
         title=log_text(

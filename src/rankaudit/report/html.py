@@ -26,6 +26,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from rankaudit.attribution.grouping import other_label
+from rankaudit.compare.surprise import GRADED_COMPONENT_NAMES
 from rankaudit.figures import metric_label
 from rankaudit.report._template import STYLE, TEMPLATE
 from rankaudit.report.plots import ReportFigure
@@ -33,11 +34,6 @@ from rankaudit.report.plots import ReportFigure
 __all__ = ["render_html", "script_json"]
 
 #: How the surprise components are named where relevance is graded (their JSON keys stay).
-_GRADED_COMPONENTS = {
-    "demoted_engagement": "demoted_relevance",
-    "promoted_unengaged": "promoted_irrelevant",
-}
-
 _BOOT = """(function () {
   "use strict";
   var templates = JSON.parse(document.getElementById("plotly-templates").textContent);
@@ -598,7 +594,7 @@ def render_html(document: Mapping[str, Any], figures: Sequence[ReportFigure]) ->
         head_names=head_names,
         graded=graded,
         # With graded relevance the surprise components are named as the terminal names them.
-        component_names=_GRADED_COMPONENTS if graded else {},
+        component_names=GRADED_COMPONENT_NAMES if graded else {},
         segments=segments,
         seg_metric=seg_metric,
         viewers=viewers,

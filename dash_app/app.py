@@ -3,42 +3,93 @@
 `create_app(session)` registers every page (each page module holds its layout and callbacks)
 on a new Dash app bound to one `WorkspaceSession`. Dash keeps its page registry per process,
 so a process serves one app.
+
+Requests are hostile input: a callback request larger than `MAX_BODY_BYTES` is refused (413),
+one Dash cannot parse is answered 400, and a bad path under `/_dash-component-suites/`
+(traversal, an unregistered package or file) 404, all with a short plain body and never a
+500. Malformed values that reach a callback become an error card in the page.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import dash
 from dash import Dash, Input, Output, State, dcc, html
+from dash.exceptions import DependencyException
+from flask import Response, request
+from werkzeug.exceptions import HTTPException
 
 from dash_app.pages import features, not_found, overview, timeline
 from rankaudit.errors import NotFoundError
 from rankaudit.views import WorkspaceSession
+from rankaudit.views.query import MAX_PARAM_LENGTH
 
-__all__ = ["create_app", "search_options", "search_target"]
+__all__ = ["MAX_BODY_BYTES", "create_app", "search_options", "search_target"]
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+#: The largest request body accepted (bytes): callback payloads are a few kilobytes.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+log = logging.getLogger("rankaudit.app")
 
 
-def search_options(session: WorkspaceSession, text: str | None) -> list[html.Option]:
-    """Suggestions of the search box: up to 12 viewer ids matching what was typed."""
-    if not text or len(text.strip()) < 1:
+def search_options(session: WorkspaceSession, text: Any) -> list[html.Option]:
+    """Suggestions of the search box: up to 12 viewer ids matching what was typed (none for
+    text longer than an id can be)."""
+    if not isinstance(text, str) or not text.strip() or len(text) > 4 * MAX_PARAM_LENGTH:
         return []
     return [html.Option(value=user) for user in session.search_viewers(text, limit=12)]
 
 
-def search_target(session: WorkspaceSession, text: str | None) -> str:
+def search_target(session: WorkspaceSession, text: Any) -> str:
     """Where the search box leads: the viewer's timeline, the timeline of the request's
-    viewer at that request, or, for an unknown id, the viewer page that says so."""
-    value = (text or "").strip()
+    viewer at that request, or, for an unknown id, the viewer page that says so (an entry
+    longer than an id can be is cut: the page says it is too long)."""
+    value = text.strip() if isinstance(text, str) else ""
     if not value:
         return "/timeline"
+    if len(value) > MAX_PARAM_LENGTH:
+        return f"/timeline/{quote(value[: MAX_PARAM_LENGTH + 1], safe='')}"
     try:
         return session.resolve(value).url()
     except NotFoundError:
         return f"/timeline/{quote(value, safe='')}"
+
+
+def _plain(status: int, text: str) -> Response:
+    return Response(
+        f"{status} {text}\n",
+        status=status,
+        content_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _refuse_bad_requests(app: Dash) -> None:
+    """Answer what no page or callback can serve with a short 4xx instead of a 500."""
+    server = app.server
+    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    def _no_such_asset(_: DependencyException) -> Response:
+        log.warning("refused component-suite path %.200r", request.path)
+        return _plain(404, "Not Found: no such component file.")
+
+    def _unexpected(error: Exception) -> Any:
+        if isinstance(error, HTTPException):  # 404, 405, 413, ...: werkzeug's own answer
+            return error
+        if request.path.endswith("/_dash-update-component"):
+            # Dash could not match the payload to a callback (every registered callback
+            # turns its own errors into a card): the request is malformed.
+            log.warning("malformed callback request: %s: %.200s", type(error).__name__, error)
+            return _plain(400, "Bad Request: malformed callback request.")
+        log.error("internal error on %.200r", request.path, exc_info=error)
+        return _plain(500, "Internal Server Error: the error was logged on the server.")
+
+    server.register_error_handler(DependencyException, _no_such_asset)
+    server.register_error_handler(Exception, _unexpected)
 
 
 def _shell(session: WorkspaceSession) -> html.Div:
@@ -120,9 +171,10 @@ def create_app(session: WorkspaceSession) -> Dash:
     for page in (overview, timeline, features, not_found):
         page.register(app, session)
     app.layout = _shell(session)
+    _refuse_bad_requests(app)
 
     @app.callback(Output("search-options", "children"), Input("search-input", "value"))
-    def _suggest(text: str | None) -> list[html.Option]:
+    def _suggest(text: Any) -> list[html.Option]:
         return search_options(session, text)
 
     @app.callback(
@@ -132,7 +184,7 @@ def create_app(session: WorkspaceSession) -> Dash:
         State("search-input", "value"),
         prevent_initial_call=True,
     )
-    def _search(_: int | None, text: str | None) -> tuple[str, str]:
+    def _search(_: Any, text: Any) -> tuple[str, str]:
         # The box empties once the search has taken the user to the page.
         return search_target(session, text), ""
 

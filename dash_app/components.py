@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -23,12 +24,15 @@ __all__ = [
     "guarded",
     "head_dropdown",
     "hint",
+    "navigation",
     "panel",
     "radio",
+    "snippet",
     "stat",
 ]
 
 log = logging.getLogger("rankaudit.app")
+_VISIBLE = re.compile(r"\S")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -88,6 +92,38 @@ def guarded(where: str) -> Callable[[Callable[P, R]], Callable[P, R | html.Div]]
         return wrapper
 
     return decorate
+
+
+def navigation(where: str) -> Callable[[Callable[P, str | None]], Callable[P, str | None]]:
+    """Decorate a function that computes the URL a control leads to so that a malformed
+    input (the browser's payload is not trusted) leads nowhere (None: the page stays) and is
+    logged, instead of failing the request."""
+
+    def decorate(function: Callable[P, str | None]) -> Callable[P, str | None]:
+        @wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> str | None:
+            try:
+                return function(*args, **kwargs)
+            except RankauditError as error:
+                log.warning("%s: %s", where, error)
+            except Exception:  # a bug: logged with its traceback, the page stays as it is
+                log.exception("%s: internal error", where)
+            return None
+
+        return wrapper
+
+    return decorate
+
+
+def snippet(text: object, limit: int) -> str:
+    """At most `limit` characters of `text` on one line, with an ellipsis when cut. Only the
+    start of the text is read, however long it is."""
+    if not isinstance(text, str):
+        text = "" if text is None or text != text else str(text)
+    window = 2 * limit + 2  # whitespace runs collapse: read a little more than shown
+    head = " ".join(text[:window].split())
+    cut = len(head) > limit or _VISIBLE.search(text, window) is not None
+    return head[: limit - 1] + "…" if cut else head
 
 
 def graph(

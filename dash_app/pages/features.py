@@ -8,6 +8,7 @@ a click on a feature (bar, beeswarm row or agreement point) opens its dependence
 from __future__ import annotations
 
 from dataclasses import asdict
+from html import unescape
 from typing import Any
 
 import dash
@@ -20,6 +21,7 @@ from dash_app.components import (
     guarded,
     head_dropdown,
     hint,
+    navigation,
     panel,
     radio,
 )
@@ -31,12 +33,14 @@ from rankaudit.figures import (
     method_agreement,
 )
 from rankaudit.views import FeaturesQuery, WorkspaceSession
+from rankaudit.views.query import MAX_PARAM_LENGTH
 
 __all__ = ["clicked_feature_url", "controls_url", "layout", "register", "render_features"]
 
 
-def _query(data: dict[str, Any]) -> FeaturesQuery:
-    return FeaturesQuery(**data)
+def _query(data: Any) -> FeaturesQuery:
+    # The stored query comes back from the browser: checked like a URL (ParameterError).
+    return FeaturesQuery.from_data(data)
 
 
 def layout(session: WorkspaceSession, **params: Any) -> html.Div:
@@ -151,6 +155,7 @@ def render_features(session: WorkspaceSession, data: dict[str, Any]) -> html.Div
     )
 
 
+@navigation("features controls")
 def controls_url(
     session: WorkspaceSession,
     data: dict[str, Any],
@@ -173,24 +178,30 @@ def controls_url(
         reference=reference or query.reference,
         feature=feature,
     )
+    # Control values come from the browser: the new state is checked as a URL would be.
+    FeaturesQuery.from_data(asdict(updated))
     return None if updated == query else updated.url()
 
 
-def clicked_feature_url(data: dict[str, Any], click: dict[str, Any] | None) -> str | None:
-    """The URL of the feature clicked in a figure (a bar's y, a point's customdata)."""
-    if not click or not click.get("points"):
+@navigation("features click")
+def clicked_feature_url(data: Any, click: Any) -> str | None:
+    """The URL of the feature clicked in a figure (a bar's y, a point's customdata); None
+    without a click (or with a malformed one)."""
+    if not isinstance(click, dict) or not isinstance(click.get("points"), list):
         return None
-    point = click["points"][0]
+    point = click["points"][0] if click["points"] else None
+    if not isinstance(point, dict):
+        return None
     custom = point.get("customdata")
     feature: str | None = None
-    if isinstance(point.get("y"), str):  # a bar: y is the feature
-        feature = point["y"]
+    if isinstance(point.get("y"), str):  # a bar: y is the feature, escaped for plotly
+        feature = unescape(point["y"])
     elif isinstance(custom, str):  # an agreement point
         feature = custom
     elif isinstance(custom, list) and custom and isinstance(custom[0], str):  # a beeswarm point
         feature = custom[0]
     query = _query(data)
-    if not feature or feature == query.feature:
+    if not feature or len(feature) > MAX_PARAM_LENGTH or feature == query.feature:
         return None
     return query.with_changes(feature=feature).url()
 

@@ -24,8 +24,10 @@ from dash_app.components import (
     guarded,
     head_dropdown,
     hint,
+    navigation,
     panel,
     radio,
+    snippet,
 )
 from rankaudit.attribution import FINAL
 from rankaudit.attribution.grouping import By
@@ -38,6 +40,7 @@ from rankaudit.figures import (
     position_slopegraph,
 )
 from rankaudit.views import ExplanationView, TimelineQuery, TimelineView, WorkspaceSession
+from rankaudit.views.query import MAX_PARAM_LENGTH
 
 __all__ = [
     "clicked_tweet_url",
@@ -76,8 +79,16 @@ _REFERENCE_HELP = {
 }
 
 
-def _query(data: dict[str, Any]) -> TimelineQuery:
-    return TimelineQuery(**data)
+#: Characters of a tweet's text sent to the browser (table cell and its tooltip alike): a log
+#: may hold megabytes of text per tweet, the page shows a snippet.
+TEXT_CHARS = 280
+#: Characters of an author id shown in the table.
+AUTHOR_CHARS = 64
+
+
+def _query(data: Any) -> TimelineQuery:
+    # The stored query comes back from the browser: checked like a URL (ParameterError).
+    return TimelineQuery.from_data(data)
 
 
 def _heads(session: WorkspaceSession, model: str) -> list[str]:
@@ -371,9 +382,13 @@ def _table(view: TimelineView, query: TimelineQuery) -> html.Table:
                                 className="tweet-link mono",
                                 id={"type": "tweet-link", "tweet": tweet},
                             ),
-                            html.Span(row["author_id"], className="author mono"),
+                            html.Span(
+                                snippet(row["author_id"], AUTHOR_CHARS), className="author mono"
+                            ),
                             *badge,
-                            html.Span(row["text"], className="snippet", title=row["text"]),
+                            html.Span(text, className="snippet", title=text)
+                            if (text := snippet(row["text"], TEXT_CHARS))
+                            else html.Span(className="snippet"),
                         ],
                         className="tweet-cell",
                     ),
@@ -451,12 +466,13 @@ def render_timeline(session: WorkspaceSession, data: dict[str, Any]) -> html.Div
     )
 
 
-def vs_options(session: WorkspaceSession, data: dict[str, Any]) -> list[dict[str, str]]:
-    """The tweets a pair can be formed with: every other candidate, by position."""
-    query = _query(data)
-    if query.user is None or query.tweet is None:
-        return []
+def vs_options(session: WorkspaceSession, data: Any) -> list[dict[str, str]]:
+    """The tweets a pair can be formed with: every other candidate, by position; none for a
+    query that cannot be shown (the timeline part shows the error)."""
     try:
+        query = _query(data)
+        if query.user is None or query.tweet is None:
+            return []
         view = session.timeline(query.user, query.request)
         model = query.model if query.model in view.models else view.models[1]
         positions = view.positions(model).sort_values()
@@ -529,7 +545,7 @@ def render_explanation(
     query = _query(data)
     if query.tweet is None:
         return html.Div()
-    by = _BY.get(rows or "features", "feature")
+    by = _BY.get(rows, "feature") if isinstance(rows, str) else "feature"
     view = session.explanation(query)
     if query.chart == "waterfall":
         method = "shap" if "shap" in view.methods else view.methods[0]
@@ -558,6 +574,7 @@ def render_explanation(
     return html.Div(parts)
 
 
+@navigation("timeline controls")
 def controls_url(
     session: WorkspaceSession,
     data: dict[str, Any],
@@ -582,26 +599,36 @@ def controls_url(
         vs=vs if reference == "pair" else None,
         chart=chart or query.chart,
     )
+    # Control values come from the browser: the new state is checked as a URL would be.
+    TimelineQuery.from_data(asdict(updated))
     return None if updated == query else updated.url()
 
 
-def request_url(session: WorkspaceSession, data: dict[str, Any], request: str | None) -> str | None:
+@navigation("timeline request picker")
+def request_url(session: WorkspaceSession, data: Any, request: Any) -> str | None:
     """The URL of another request of the same viewer; None for the one shown."""
     query = _query(data)
-    if not request or request == query.request or query.user is None:
+    if not isinstance(request, str) or not request or len(request) > MAX_PARAM_LENGTH:
+        return None
+    if request == query.request or query.user is None:
         return None
     if query.request is None and request == session.timeline(query.user).request_id:
         return None
     return query.with_changes(request=request).url()
 
 
-def clicked_tweet_url(data: dict[str, Any], click: dict[str, Any] | None) -> str | None:
-    """The URL that opens the tweet clicked in the slopegraph; None without a click."""
-    if not click or not click.get("points"):
+@navigation("timeline slopegraph click")
+def clicked_tweet_url(data: Any, click: Any) -> str | None:
+    """The URL that opens the tweet clicked in the slopegraph; None without a click (or
+    with a malformed one)."""
+    if not isinstance(click, dict) or not isinstance(click.get("points"), list):
         return None
-    tweet = click["points"][0].get("customdata")
+    point = click["points"][0] if click["points"] else None
+    tweet = point.get("customdata") if isinstance(point, dict) else None
     query = _query(data)
-    if not tweet or tweet == query.tweet:
+    if not isinstance(tweet, str) or not tweet or len(tweet) > MAX_PARAM_LENGTH:
+        return None
+    if tweet == query.tweet:
         return None
     return query.with_changes(tweet=str(tweet), vs=None).url()
 
@@ -609,7 +636,8 @@ def clicked_tweet_url(data: dict[str, Any], click: dict[str, Any] | None) -> str
 def export_report(session: WorkspaceSession, data: dict[str, Any]) -> Any:
     """The audit report (HTML) of the request on screen, as a download."""
     query = _query(data)
-    assert query.user is not None
+    if query.user is None:
+        raise ParameterError("an export needs a viewer in the URL: /timeline/<viewer id>")
     request = session.timeline(query.user, query.request).request_id
     report = session.report(request=request)
     return send_bytes(report.html(), f"rankaudit-audit-{request}.html")

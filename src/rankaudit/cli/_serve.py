@@ -32,6 +32,15 @@ BasicFileOption = Annotated[
         "RANKAUDIT_BASIC_AUTH_FILE)."
     ),
 ]
+AllowedHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-host",
+        help="Another name the server answers to (the Host header: a reverse proxy's or a DNS "
+        "name), with an optional :port; repeatable. By default it answers only to the address "
+        "it is bound to (127.0.0.1, localhost, [::1]), against DNS rebinding.",
+    ),
+]
 VsOption = Annotated[
     tuple[str, str],
     typer.Option(help="The two models to compare: REFERENCE AUDITED (default: baseline deep)."),
@@ -53,6 +62,7 @@ def serve_workspace(
     basic_auth_file: Path | None = None,
     user: str | None = None,
     request: str | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> None:
     """Check the address and credentials, open the workspace, announce the URL on stdout
     (and the timeline of `user` / `request` when given, checked first) and serve until
@@ -65,6 +75,7 @@ def serve_workspace(
 
     credentials = auth.load_credentials(token_file=token_file, basic_auth_file=basic_auth_file)
     server.check_exposure(host, credentials)  # before anything slow: fail fast
+    allowed_hosts = server.check_allowed_hosts(tuple(allowed_hosts))
     from rankaudit.views import SessionSettings, WorkspaceSession
 
     session = WorkspaceSession(open_workspace(workspace, models), SessionSettings(models=models))
@@ -90,7 +101,14 @@ def serve_workspace(
         sys.stdout.flush()
 
     try:
-        server.serve(session, host=host, port=port, credentials=credentials, on_ready=announce)
+        server.serve(
+            session,
+            host=host,
+            port=port,
+            credentials=credentials,
+            on_ready=announce,
+            allowed_hosts=allowed_hosts,
+        )
     except OSError as exc:
         raise ParameterError(
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port"
@@ -107,6 +125,7 @@ def serve(
     token_file: TokenFileOption = None,
     basic_auth_file: BasicFileOption = None,
     vs: VsOption = ("baseline", "deep"),
+    allowed_host: AllowedHostOption = None,
 ) -> None:
     """Serve the web app: overview, side-by-side timelines of any viewer with every tweet
     explained, and global feature views. Runs under waitress; binds 127.0.0.1 unless
@@ -118,4 +137,5 @@ def serve(
         models=vs,
         token_file=token_file,
         basic_auth_file=basic_auth_file,
+        allowed_hosts=tuple(allowed_host or ()),
     )

@@ -5,7 +5,11 @@ Every page of the app keeps its whole state in its URL: `TimelineQuery` for
 `/features?model=&method=&head=&reference=&feature=`. `from_params` checks the option values
 once, where the URL enters (ids are checked against the workspace by the session); `url()`
 writes the canonical link (defaults left out, fixed key order), so equal states have equal
-links.
+links. `from_data` rebuilds a query from the dict a page stored in the browser, which comes
+back in callback requests and is checked as hostile input.
+
+Every parameter, and the viewer id of the path, is at most `MAX_PARAM_LENGTH` characters:
+longer values raise ParameterError before anything is looked up.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from typing import Any, Literal, get_args
 from urllib.parse import quote, unquote, urlencode
 
 from rankaudit.attribution.settings import FINAL
+from rankaudit.data.index import MAX_ID_LENGTH
 from rankaudit.errors import ParameterError
 
 __all__ = [
+    "MAX_PARAM_LENGTH",
     "Chart",
     "ExplainReference",
     "FeaturesQuery",
@@ -31,6 +37,10 @@ ExplainReference = Literal["request", "global", "pair"]
 Chart = Literal["bars", "waterfall"]
 ImportanceReference = Literal["global", "request"]
 Method = Literal["shap", "ig"]
+
+#: The longest value of a URL parameter or stored query field (characters): ids, model,
+#: head and feature names alike.
+MAX_PARAM_LENGTH = MAX_ID_LENGTH
 
 
 def parse_search(search: str | None) -> dict[str, str]:
@@ -50,8 +60,39 @@ def _text(params: Mapping[str, Any], key: str) -> str | None:
         value = value[-1] if value else None
     if value is None:
         return None
-    text = str(value).strip()
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ParameterError(
+            f"The {key!r} parameter in the URL must be text. Got a {type(value).__name__} instead."
+        )
+    text = _checked_length(str(value), key).strip()
     return text or None
+
+
+def _checked_length(text: str, key: str, *, encoded: bool = False) -> str:
+    # A percent-encoded value may be up to three times its decoded length.
+    if len(text) > (3 if encoded else 1) * MAX_PARAM_LENGTH:
+        raise ParameterError(
+            f"The {key!r} parameter in the URL must be at most {MAX_PARAM_LENGTH} characters. "
+            f"Got {len(text):,} characters ({text[:24]!r}…) instead."
+        )
+    return text
+
+
+def _stored(data: object, cls: type[Any]) -> dict[str, Any]:
+    """The fields of a query stored in the page, checked: a dict of known keys only."""
+    if not isinstance(data, Mapping):
+        raise ParameterError(
+            f"the page's stored view state must be a mapping of {', '.join(f.name for f in fields(cls))}; "
+            f"got {type(data).__name__!r}. Reload the page from its URL."
+        )
+    known = {f.name for f in fields(cls)}
+    unknown = [str(k)[:24] for k in data if k not in known]
+    if unknown:
+        raise ParameterError(
+            f"the page's stored view state holds unknown keys {sorted(unknown)[:5]}; known: "
+            f"{sorted(known)}. Reload the page from its URL."
+        )
+    return dict(data)
 
 
 def _choice(params: Mapping[str, Any], key: str, valid: tuple[str, ...], default: str) -> str:
@@ -95,8 +136,15 @@ class TimelineQuery:
         ParameterError for an option outside its values. Unknown parameters are ignored."""
         reference = _choice(params, "reference", get_args(ExplainReference), "request")
         chart = _choice(params, "chart", get_args(Chart), "bars")
+        if user is not None and not isinstance(user, str):
+            raise ParameterError("The viewer id in the URL must be text.")
+        viewer = (
+            _checked_length(unquote(_checked_length(user, "user", encoded=True)), "user")
+            if user
+            else None
+        )
         return cls(
-            user=(unquote(user).strip() or None) if user else None,
+            user=(viewer.strip() or None) if viewer else None,
             request=_text(params, "request"),
             tweet=_text(params, "tweet"),
             model=_text(params, "model"),
@@ -105,6 +153,18 @@ class TimelineQuery:
             vs=_text(params, "vs") if reference == "pair" else None,
             chart=chart,  # type: ignore[arg-type]
         )
+
+    @classmethod
+    def from_data(cls, data: object) -> TimelineQuery:
+        """Rebuild the query a page stored (`dataclasses.asdict` of one) from a callback's
+        payload; raises ParameterError for anything but a mapping of known keys with values
+        a URL could give."""
+        stored = _stored(data, cls)
+        params = {k: v for k, v in stored.items() if k != "user"}
+        user = _text(stored, "user")
+        query = cls.from_params(None, params)
+        # `vs` is dropped by from_params without the pair reference, as in a URL.
+        return replace(query, user=user)
 
     def with_changes(self, **changes: Any) -> TimelineQuery:
         """A copy with `changes`; leaving the pair reference drops `vs`, a new viewer or
@@ -165,6 +225,12 @@ class FeaturesQuery:
             ),
             feature=_text(params, "feature"),
         )
+
+    @classmethod
+    def from_data(cls, data: object) -> FeaturesQuery:
+        """Rebuild the query a page stored from a callback's payload; raises ParameterError
+        for anything but a mapping of known keys with values a URL could give."""
+        return cls.from_params(_stored(data, cls))
 
     def with_changes(self, **changes: Any) -> FeaturesQuery:
         """A copy with `changes`."""

@@ -13,7 +13,11 @@ A `WorkspaceSession` loads the workspace and its two rankers once, indexes the l
 
 so memory stays bounded however many viewers are opened (about 64 x 50 KB + 128 x 0.5 MB +
 24 x 3 MB on top of the models). Methods are thread-safe: a multi-threaded WSGI server may call them
-concurrently; the same view is computed once.
+concurrently. Timelines are computed per viewer in single flight: concurrent requests for the
+same view share one computation, different viewers are computed in parallel (no global lock).
+Explanations still run one at a time (`AttributionCache` is not thread-safe).
+
+Ids are hostile input: one longer than `MAX_ID_LENGTH` is unknown without any lookup.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from rankaudit.attribution import (
     background_sample,
 )
 from rankaudit.compare import CompareSettings, SurpriseSettings
-from rankaudit.data.index import ViewerIndex, build_viewer_index
+from rankaudit.data.index import MAX_ID_LENGTH, ViewerIndex, build_viewer_index
 from rankaudit.errors import NotFoundError, ParameterError
 from rankaudit.importance import attribute_sample, sample_requests
 from rankaudit.report import Report, ReportSettings, build_report
@@ -47,7 +51,7 @@ from rankaudit.views.query import FeaturesQuery, TimelineQuery
 from rankaudit.views.timeline import TimelineView
 from rankaudit.workspace import Workspace, load_workspace
 
-__all__ = ["LRU", "SessionSettings", "WorkspaceSession"]
+__all__ = ["LRU", "SessionSettings", "SingleFlight", "WorkspaceSession"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -87,6 +91,52 @@ class LRU(Generic[K, V]):
             self._items.move_to_end(key)
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
+
+
+class _Flight(Generic[V]):
+    """One computation in progress: waiters block on `done`, then read `value` or `error`."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: V | None = None
+        self.error: BaseException | None = None
+
+
+class SingleFlight(Generic[K, V]):
+    """Concurrent calls for the same key share one computation; calls for different keys run
+    in parallel. Nothing is kept once a computation ends (caching is the caller's): the map
+    holds only the keys in flight, so it is bounded by the number of threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[K, _Flight[V]] = {}
+        #: Computations run so far (not counting the calls that shared one).
+        self.runs = 0
+
+    def do(self, key: K, compute: Callable[[], V]) -> V:
+        """`compute()`'s value, or the value of the computation of `key` already running
+        (whose exception is raised again in every caller that waited for it)."""
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+                self.runs += 1
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value  # type: ignore[return-value]
+        try:
+            flight.value = compute()
+        except BaseException as error:
+            flight.error = error
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+        return flight.value
 
 
 @dataclass(frozen=True)
@@ -145,11 +195,13 @@ class WorkspaceSession:
         self._default_requests: LRU[str, str] = LRU(64 * self.settings.timelines)
         #: Timelines computed (not served from the cache) so far.
         self.timeline_loads = 0
+        self._counter_lock = threading.Lock()
         self.attributions = AttributionCache(max_entries=self.settings.attributions)
         # AttributionCache is not thread-safe, and two threads explaining the same request
         # would do the work twice: explanations run one at a time.
         self._explain_lock = threading.Lock()
-        self._timeline_lock = threading.Lock()
+        #: Timeline loads in progress, per (viewer, request): no global lock.
+        self._timeline_flights: SingleFlight[tuple[str, str | None], TimelineView] = SingleFlight()
         self._index = _Once(lambda: build_viewer_index(workspace.logs, workspace.spec))
         self._background = _Once(
             lambda: background_sample(
@@ -222,18 +274,23 @@ class WorkspaceSession:
         owner = self.index.user_of(request)
         if owner is None:
             examples = ", ".join(self.index.requests["request_id"].head(3))
+            shown = repr(request) if len(request) <= MAX_ID_LENGTH else repr(request[:24]) + "…"
             raise NotFoundError(
-                f"unknown request {request!r} in workspace {self.workspace.name!r} "
+                f"unknown request {shown} in workspace {self.workspace.name!r} "
                 f"({self.index.n_requests:,} requests). Request ids look like {examples}."
             )
         return owner
 
     def _unknown_viewer(self, user: str) -> str:
-        close = self.index.search(user[: max(1, len(user) - 2)], limit=3) or self.index.search(
-            "", limit=3
-        )
+        if len(user) > MAX_ID_LENGTH:
+            close = []
+            shown = f"{user[:24]!r}… ({len(user):,} characters; ids are at most {MAX_ID_LENGTH})"
+        else:
+            close = self.index.search(user[: max(1, len(user) - 2)], limit=3)
+            shown = repr(user)
+        close = close or self.index.search("", limit=3)
         return (
-            f"unknown viewer {user!r}: no request of workspace {self.workspace.name!r} was served "
+            f"unknown viewer {shown}: no request of workspace {self.workspace.name!r} was served "
             f"to them ({self.index.n_users:,} viewers). Viewer ids look like {', '.join(close)}."
         )
 
@@ -241,15 +298,26 @@ class WorkspaceSession:
         """The viewer's `request` (default: the request the two rankers dispute most) under
         both rankers. Raises NotFoundError for an unknown viewer, an unknown request, or a
         request served to another viewer."""
+        # Hostile ids are refused before any cache or index lookup.
+        if not isinstance(user, str) or len(user) > MAX_ID_LENGTH:
+            raise NotFoundError(self._unknown_viewer(str(user)))
+        if request is not None and (not isinstance(request, str) or len(request) > MAX_ID_LENGTH):
+            raise NotFoundError(
+                f"unknown request of {len(str(request)):,} characters: request ids are at most "
+                f"{MAX_ID_LENGTH} characters"
+            )
         cached = self._cached_timeline(user, request, count=True)
         if cached is not None:
             return cached
-        # A page asks for its timeline from two callbacks at once: compute it once.
-        with self._timeline_lock:
-            cached = self._cached_timeline(user, request, count=False)
-            if cached is not None:
-                return cached
-            return self._load_timeline(user, request)
+
+        def load() -> TimelineView:
+            # A caller that waited for another view's flight finds it cached.
+            again = self._cached_timeline(user, request, count=False)
+            return again if again is not None else self._load_timeline(user, request)
+
+        # A page asks for its timeline from two callbacks at once, and several viewers' pages
+        # load at once: one computation per view, views in parallel.
+        return self._timeline_flights.do((user, request), load)
 
     def _cached_timeline(
         self, user: str, request: str | None, *, count: bool
@@ -275,7 +343,8 @@ class WorkspaceSession:
         view = TimelineView(
             load_side_by_side(self.workspace, user=user, request=request, models=self.models)
         )
-        self.timeline_loads += 1
+        with self._counter_lock:
+            self.timeline_loads += 1
         self._timelines.put((user, view.request_id), view)
         if request is None:
             self._default_requests.put(user, view.request_id)

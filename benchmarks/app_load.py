@@ -1,0 +1,356 @@
+"""Load test of the served app: N clients open timeline pages of different viewers over HTTP.
+
+Usage: python benchmarks/app_load.py [--workspace fixtures/demo] [--clients 1 8 16]
+                                     [--duration 60] [--max-pages 5000] [--big-id]
+                                     [--threads 8] [--seed 0]
+
+Starts `rankaudit`'s waitress server (the real `make_server`) in a child process on
+127.0.0.1 (a free port; loopback only), then, for each client count in `--clients`, runs that
+many client threads for `--duration` seconds (at most `--max-pages` pages in all). A page is
+what a browser sends to open `/timeline/<viewer>`: the HTML shell, the pages router callback
+(the page layout from the URL), then the timeline callback (both orderings, slopegraph, tweet
+table, the pair dropdown) and the explanation callback, with the payloads the page sends
+(the callback keys are read from the server's `/_dash-dependencies`). Every page is a
+different viewer (drawn with `--seed`, never repeated within a run). Prints pages/s, page
+p50/p95, errors and the server's resident memory at the start and end of every run.
+
+`--big-id`: with 8 clients, a run without, then a run during which one request carries a
+1 MB viewer id (at a third of the run); reports the server's peak RSS growth during that
+request (sampled every 20 ms) and the other clients' p95 against the run without it.
+
+A 5-minute soak: `--clients 8 --duration 300` (RSS at start and end of the run).
+The server holds the models and the request index; the workspace is opened before timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # dash_app from the checkout
+
+HOST = "127.0.0.1"
+
+
+# --------------------------------------------------------------------------- server child
+
+
+def run_server(workspace: Path, threads: int, viewers_file: Path) -> None:
+    """The child: open the workspace, write its viewers to `viewers_file`, print the port,
+    serve until stdin closes."""
+    import logging
+
+    logging.getLogger("rankaudit.app").setLevel(logging.ERROR)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth": expected here
+    from dash_app.server import make_server
+    from rankaudit.views import WorkspaceSession
+
+    session = WorkspaceSession.open(workspace)
+    session.warm(overview=False)
+    viewers_file.write_text(json.dumps([str(u) for u in session.index.users]))
+    server = make_server(session, host=HOST, port=0, threads=threads)
+    threading.Thread(target=server.run, daemon=True).start()
+    print(int(server.effective_port), flush=True)
+    sys.stdin.read()  # the parent closes stdin to stop the server
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of process `pid` (MiB), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --------------------------------------------------------------------------------- client
+
+
+class Client:
+    """One browser: a keep-alive HTTP connection posting the page's callbacks."""
+
+    def __init__(self, port: int, keys: dict[str, str]) -> None:
+        self.port = port
+        self.keys = keys
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=120)
+
+    def _send(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        headers = {"Host": f"{HOST}:{self.port}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in range(2):
+            try:
+                self.connection.request(method, path, body=body, headers=headers)
+                response = self.connection.getresponse()
+                data = response.read()
+                if response.status not in (200, 204):
+                    raise RuntimeError(f"{method} {path[:60]}: HTTP {response.status}")
+                return data
+            except (http.client.HTTPException, ConnectionError):
+                self.connection.close()  # the server closed a kept-alive connection
+                self.connection = http.client.HTTPConnection(HOST, self.port, timeout=120)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def callback(self, output: str, inputs: list[dict[str, Any]]) -> bytes:
+        key = self.keys[output]
+        outputs = [
+            {"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
+            for part in key.strip(".").split("...")
+        ]
+        body = {
+            "output": key,
+            "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": inputs,
+            "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs[:1]],
+            "state": [],
+        }
+        return self._send("POST", "/_dash-update-component", json.dumps(body).encode())
+
+    def page(self, user: str) -> None:
+        """Open /timeline/<user> as the browser does; raises on any error."""
+        path = f"/timeline/{quote(user, safe='')}"
+        self._send("GET", path)
+        layout = self.callback(
+            "_pages_content.children",
+            [
+                {"id": "_pages_location", "property": "pathname", "value": path},
+                {"id": "_pages_location", "property": "search", "value": ""},
+            ],
+        )
+        if b"timeline-query" not in layout:
+            raise RuntimeError(f"the layout of {user} has no timeline")
+        data = {"user": user, "request": None, "tweet": None, "model": None, "head": "score",
+                "reference": "request", "vs": None, "chart": "bars"}  # fmt: skip
+        stored = {"id": "timeline-query", "property": "data", "value": data}
+        body = self.callback("timeline-body.children", [stored])
+        if b"timeline-table" not in body:
+            raise RuntimeError(f"the timeline of {user} did not render: {body[:200]!r}")
+        self.callback(
+            "explain-body.children",
+            [stored, {"id": "explain-by", "property": "value", "value": "features"}],
+        )
+
+
+def callback_keys(port: int) -> dict[str, str]:
+    """Output -> callback key of the callbacks a timeline page sends."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+    connection.request("GET", "/", headers={"Host": f"{HOST}:{port}"})
+    connection.getresponse().read()  # registers the pages router
+    connection.request("GET", "/_dash-dependencies", headers={"Host": f"{HOST}:{port}"})
+    dependencies = json.loads(connection.getresponse().read())
+    connection.close()
+    wanted = ("_pages_content.children", "timeline-body.children", "explain-body.children")
+    return {w: next(d["output"] for d in dependencies if w in d["output"]) for w in wanted}
+
+
+@dataclass
+class Run:
+    clients: int
+    seconds: float = 0.0
+    pages: list[float] = field(default_factory=list)  # page wall times (s)
+    errors: list[str] = field(default_factory=list)
+    rss_start: float = 0.0
+    rss_end: float = 0.0
+    big: dict[str, float] = field(default_factory=dict)
+
+    def line(self) -> str:
+        times = np.asarray(self.pages) if self.pages else np.asarray([np.nan])
+        rate = len(self.pages) / self.seconds if self.seconds else float("nan")
+        return (
+            f"clients {self.clients:>2}: {len(self.pages):>5} pages in {self.seconds:5.1f} s = "
+            f"{rate:5.2f} pages/s; page p50 {np.median(times):.3f} s, p95 "
+            f"{np.percentile(times, 95):.3f} s; errors {len(self.errors)}; server RSS "
+            f"{self.rss_start:.0f} -> {self.rss_end:.0f} MiB ({self.rss_end - self.rss_start:+.0f})"
+        )
+
+
+def load(
+    port: int,
+    pid: int,
+    keys: dict[str, str],
+    viewers: list[str],
+    *,
+    clients: int,
+    duration: float,
+    max_pages: int,
+    big_id: bool = False,
+) -> Run:
+    """`clients` threads opening pages of distinct viewers for `duration` seconds."""
+    run = Run(clients=clients, rss_start=rss_mib(pid))
+    queue = iter(viewers)
+    lock = threading.Lock()
+    deadline = time.perf_counter() + duration
+
+    def next_viewer() -> str | None:
+        with lock:
+            if time.perf_counter() > deadline or len(run.pages) + len(run.errors) >= max_pages:
+                return None
+            return next(queue, None)
+
+    def work() -> None:
+        client = Client(port, keys)
+        while (user := next_viewer()) is not None:
+            started = time.perf_counter()
+            try:
+                client.page(user)
+            except Exception as error:  # counted and reported
+                with lock:
+                    run.errors.append(f"{user}: {error}")
+                continue
+            with lock:
+                run.pages.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(clients)]
+    if big_id:
+        threads.append(threading.Thread(target=_big_request, args=(port, pid, duration, run)))
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=duration + 300)
+    run.seconds = time.perf_counter() - started
+    run.rss_end = rss_mib(pid)
+    return run
+
+
+def _big_request(port: int, pid: int, duration: float, run: Run) -> None:
+    """At a third of the run, one timeline callback with a 1 MB viewer id; the server's RSS
+    is sampled every 20 ms while it is answered (and 1 s after)."""
+    time.sleep(duration / 3)
+    before = rss_mib(pid)
+    peak = before
+    done = threading.Event()
+    answer: dict[str, Any] = {}
+
+    def send() -> None:
+        client = Client(
+            port, {"timeline-body.children": "..timeline-body.children...explain-vs.options.."}
+        )
+        started = time.perf_counter()
+        try:
+            body = client.callback(
+                "timeline-body.children",
+                [{"id": "timeline-query", "property": "data", "value": {"user": "u" * 1_000_000}}],
+            )
+            answer["card"] = float(b"error-card" in body)
+            answer["bytes"] = float(len(body))
+        except Exception as error:  # reported as an error of the run
+            run.errors.append(f"big id: {error}")
+        answer["seconds"] = time.perf_counter() - started
+        done.set()
+
+    threading.Thread(target=send, daemon=True).start()
+    until = None
+    while until is None or time.perf_counter() < until:
+        peak = max(peak, rss_mib(pid))
+        if until is None and done.is_set():
+            until = time.perf_counter() + 1.0
+        time.sleep(0.02)
+    run.big = {"rss_before": before, "rss_peak": peak, **answer}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, default=ROOT / "fixtures" / "demo")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 16])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
+    parser.add_argument("--max-pages", type=int, default=5000, help="pages per run, at most")
+    parser.add_argument("--big-id", action="store_true", help="also the 1 MB id runs (8 clients)")
+    parser.add_argument("--threads", type=int, default=None, help="waitress threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="also write the runs here")
+    parser.add_argument("--_serve", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.duration <= 0 or args.max_pages < 1 or min(args.clients) < 1:
+        parser.error("--duration, --max-pages and --clients must be positive")
+
+    from dash_app.server import THREADS
+
+    threads = args.threads or THREADS
+    if args._serve is not None:
+        run_server(args.workspace, threads, args._serve)
+        return
+
+    viewers_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"app_load_viewers_{os.getpid()}.json"
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--workspace", str(args.workspace), "--threads", str(threads),
+         "--_serve", str(viewers_file)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        started = time.perf_counter()
+        port = int(child.stdout.readline())
+        viewers = json.loads(viewers_file.read_text())
+        random.Random(args.seed).shuffle(viewers)
+        keys = callback_keys(port)
+        print(
+            f"server pid {child.pid} on {HOST}:{port}, {threads} waitress threads, "
+            f"{len(viewers):,} viewers, ready in {time.perf_counter() - started:.1f} s; "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        )
+        runs: list[Run] = []
+        offset = 0
+
+        def fresh(count: int) -> list[str]:
+            # Viewers not opened by the previous runs (the server's LRU holds 64).
+            nonlocal offset
+            chosen = (viewers[offset:] + viewers[:offset])[:count]
+            offset = (offset + count) % len(viewers)
+            return chosen
+
+        budget = min(args.max_pages, len(viewers))
+        for clients in args.clients:
+            run = load(port, child.pid, keys, fresh(budget), clients=clients,
+                       duration=args.duration, max_pages=budget)  # fmt: skip
+            offset -= budget - len(run.pages) - len(run.errors)
+            runs.append(run)
+            print(run.line(), flush=True)
+        if args.big_id:
+            for big in (False, True):
+                run = load(port, child.pid, keys, fresh(budget), clients=8,
+                           duration=args.duration, max_pages=budget, big_id=big)  # fmt: skip
+                offset -= budget - len(run.pages) - len(run.errors)
+                runs.append(run)
+                print(("with a 1 MB id " if big else "without it     ") + run.line(), flush=True)
+            plain, big_run = runs[-2], runs[-1]
+            growth = big_run.big.get("rss_peak", np.nan) - big_run.big.get("rss_before", np.nan)
+            ratio = np.percentile(big_run.pages, 95) / np.percentile(plain.pages, 95)
+            print(
+                f"1 MB id: answered in {big_run.big.get('seconds', np.nan):.3f} s "
+                f"({big_run.big.get('bytes', np.nan):.0f} bytes, error card: "
+                f"{bool(big_run.big.get('card'))}); server RSS peak growth {growth:+.1f} MiB "
+                f"(target <= 50); others' p95 {ratio:.2f}x the run without it (target <= 2)"
+            )
+        for run in runs:
+            for error in run.errors[:5]:
+                print(f"  error ({run.clients} clients): {error}")
+        if args.json is not None:
+            args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        viewers_file.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -110,6 +110,9 @@ def profile_json(profile: DriftProfile) -> str:
 
 # --- reading --------------------------------------------------------------------------------
 
+#: Per feature (or group) of slack when shares are checked to add up to one: the written values
+#: are rounded to 7 digits (point estimates) and to parts per million (replicates).
+_SHARE_SUM_TOLERANCE = 1e-6
 _IMPORTANCE_KEYS = (
     "feature", "rank", "share", "share_low", "share_high", "mean_abs", "mean_abs_low",
     "mean_abs_high", "signed_mean",
@@ -181,8 +184,26 @@ def _read_level(
             raise _bad(path, f"{replicates_key}.{head} must hold integers") from None
         if not np.isfinite(matrix).all():
             raise _bad(path, f"{replicates_key}.{head} must hold finite numbers")
+        _check_shares(path, f"{importance_key}.{head}", table, matrix)
         replicates[head] = matrix
     return pd.concat(tables, ignore_index=True), replicates
+
+
+def _check_shares(path: Path, where: str, table: pd.DataFrame, matrix: NDArray[np.float64]) -> None:
+    """Shares are fractions that add up to one, per bootstrap replicate and for the point
+    estimate: a profile edited by hand (or corrupted)
+    must not pass for one that silences the drift gate (replicates of +-1e12 once turned a
+    15-point shift into "no drift")."""
+    tolerance = _SHARE_SUM_TOLERANCE * max(matrix.shape[1], 1)
+    if ((matrix < 0) | (matrix > 1)).any():
+        raise _bad(path, f"{where}: bootstrap shares must lie in [0, 1]")
+    sums = matrix.sum(axis=1)
+    if (np.abs(sums - 1.0) > tolerance).any():
+        worst = float(sums[np.argmax(np.abs(sums - 1.0))])
+        raise _bad(path, f"{where}: a bootstrap replicate's shares add up to {worst:.6g}, not 1")
+    share = table["share"].to_numpy(np.float64)
+    if ((share < 0) | (share > 1)).any() or abs(float(share.sum()) - 1.0) > tolerance:
+        raise _bad(path, f"{where}: shares must lie in [0, 1] and add up to 1")
 
 
 def _read_groups(

@@ -1,8 +1,9 @@
 """Global feature importance: attributions over a seeded sample of whole requests, summarised
 per feature. One implementation for drift profiles and the web app's Features page.
 
-- `sample_requests` draws whole requests (seeded, independent of how the log is split into
-  files or batches) from the log, optionally from a `served_at` window.
+- `sample_requests` (defined in `rankaudit.attribution.batch`) draws whole requests (seeded,
+  independent of how the log is split into files or batches) from the log, optionally from a
+  `served_at` window.
 - `attribute_sample` explains those rows with one method against one reference (a thin layer
   over `rankaudit.attribution.attribute_frame`).
 - `importance_table` turns a long attribution frame into one row per (model, method,
@@ -15,16 +16,15 @@ shares are unitless fractions that sum to 1 per (model, method, reference, head)
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from rankaudit.data import schema
-from rankaudit.data.readers import prepare, read_timelines
-from rankaudit.errors import AttributionError, NotFoundError, ParameterError
+# Re-exported: whole-request sampling lives with the batch job that also uses it.
+from rankaudit.attribution.batch import Window, request_keys, sample_requests
+from rankaudit.errors import AttributionError
 
 if TYPE_CHECKING:
     from rankaudit.attribution import AttributionCache, AttributionResult, AttributionSettings
@@ -39,8 +39,6 @@ __all__ = [
     "sample_requests",
 ]
 
-#: A `served_at` window [since, until); either end may be open (None). Timestamps are UTC.
-Window = tuple[pd.Timestamp | None, pd.Timestamp | None]
 
 #: Columns of `importance_table`, in order.
 IMPORTANCE_COLUMNS = (
@@ -48,80 +46,6 @@ IMPORTANCE_COLUMNS = (
     "signed_mean", "rows",
 )  # fmt: skip
 _GROUP = ["model", "method", "reference", "head"]
-
-
-def _utc(value: pd.Timestamp | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def request_keys(request_ids: Iterable[object], seed: int) -> np.ndarray:
-    """Seeded uint64 sort keys of request ids: a stable hash of (seed, id), the same in every
-    process and whatever the order or batching of the log."""
-    hash_key = hashlib.sha256(f"rankaudit-sample-{seed}".encode()).hexdigest()[:16]
-    ids = np.asarray([str(r) for r in request_ids], dtype=object)
-    return np.asarray(pd.util.hash_array(ids, hash_key=hash_key, categorize=False))
-
-
-def sample_requests(
-    workspace: Workspace,
-    rows: int,
-    *,
-    seed: int,
-    window: Window | None = None,
-    exclude: Collection[str] = (),
-) -> pd.DataFrame:
-    """Return prepared log rows of whole requests, about `rows` of them, drawn with `seed`.
-
-    Requests are taken in the order of a seeded hash of their id until at least `rows` rows
-    are selected (the last request may overshoot; a log with fewer rows gives all of them), so
-    the sample is deterministic and does not depend on file layout or batch size. `window`
-    keeps requests served in [since, until); `exclude` drops the given request ids (a disjoint
-    second sample: `exclude=first[request_id]`). Rows keep their stored order.
-
-    Two streaming passes over the log: ids and times first, then the chosen requests' rows.
-    Raises ParameterError for rows < 1 and NotFoundError when no request qualifies.
-    """
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-        raise ParameterError(
-            f"The 'rows' parameter of sample_requests must be an int >= 1. Got {rows!r} instead."
-        )
-    since, until = (None, None) if window is None else (_utc(window[0]), _utc(window[1]))
-    columns = [schema.REQUEST_ID, schema.SERVED_AT]
-    parts = [
-        prepare(batch, workspace.spec)[columns]
-        for _, batch in workspace.logs.iter_raw(columns=columns)
-    ]
-    index = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    per_request = index.groupby(schema.REQUEST_ID, sort=False).agg(
-        rows=(schema.SERVED_AT, "size"), served_at=(schema.SERVED_AT, "min")
-    )
-    keep = np.ones(len(per_request), dtype=bool)
-    if since is not None:
-        keep &= (per_request["served_at"] >= since).to_numpy()
-    if until is not None:
-        keep &= (per_request["served_at"] < until).to_numpy()
-    if exclude:
-        keep &= ~per_request.index.isin([str(r) for r in exclude])
-    per_request = per_request.loc[keep]
-    if per_request.empty:
-        where = f" served in [{since or '-inf'}, {until or '+inf'})" if window else ""
-        raise NotFoundError(
-            f"{workspace.logs.files[0]}: no requests{where} left to sample"
-            + (f" after excluding {len(exclude)} request(s)" if exclude else "")
-        )
-    order = pd.DataFrame(
-        {
-            "key": request_keys(per_request.index, seed),
-            "request": per_request.index.to_numpy(),
-            "rows": per_request["rows"].to_numpy(),
-        }
-    ).sort_values(["key", "request"], kind="stable")
-    before = order["rows"].cumsum().to_numpy() - order["rows"].to_numpy()
-    chosen = order.loc[before < rows, "request"].tolist()
-    return read_timelines(workspace.logs, workspace.spec, where=(schema.REQUEST_ID, chosen))
 
 
 def attribute_sample(

@@ -1,17 +1,25 @@
-"""The generator: reproducible byte for byte, the committed demo is what it builds, and the deep
+"""The generator: reproducible byte for byte on one machine, the committed demo is what it builds
+on any x86-64 CPU (data byte for byte, trained models within `RebuildTolerance`), and the deep
 ranker it trains beats the baseline on held-out requests."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rankaudit.compare.evaluation import evaluate_rankers
 from rankaudit.data.readers import read_timelines
 from rankaudit.errors import WorkspaceError
-from rankaudit.synth.build import build_workspace
+from rankaudit.synth.build import BuildReport, build_workspace
+from rankaudit.synth.rebuild import RebuildTolerance, compare_rebuild, is_trained_file
 from rankaudit.workspace import load_workspace
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
@@ -38,10 +46,106 @@ def test_reduced_build_is_identical_twice(tmp_path: Path) -> None:
     assert tree_digest(other.out)["logs/timelines.parquet"] != digest["logs/timelines.parquet"]
 
 
+# torch's CPU kernels by instruction set: "default" is the plain C++ path, what a CPU without
+# AVX2 runs; None leaves torch to pick this machine's own (AVX2 or AVX-512).
 @pytest.mark.slow
-def test_committed_demo_is_rebuilt_identically(tmp_path: Path) -> None:
-    report = build_workspace(tmp_path / "demo")
-    assert tree_digest(report.out) == tree_digest(DEMO)
+@pytest.mark.parametrize("capability", ["default", None], ids=["aten-default", "own-cpu"])
+def test_committed_demo_is_rebuilt_on_any_cpu(tmp_path: Path, capability: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+    if capability is not None:
+        env["ATEN_CPU_CAPABILITY"] = capability
+    out = tmp_path / "demo"
+    code = (
+        "import sys, torch; from pathlib import Path; "
+        "from rankaudit.synth.build import build_workspace; "
+        "build_workspace(Path(sys.argv[1])); print(torch.backends.cpu.get_cpu_capability())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(out)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    used = result.stdout.strip().splitlines()[-1]  # DEFAULT, AVX2 or AVX512
+    if capability is not None:
+        assert used == capability.upper()
+    assert compare_rebuild(out, DEMO) == []
+
+
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory: pytest.TempPathFactory) -> BuildReport:
+    return build_workspace(tmp_path_factory.mktemp("small") / "ws", users=80, seed=3, max_epochs=2)
+
+
+def copy_of(report: BuildReport, tmp_path: Path) -> Path:
+    copy = tmp_path / report.out.name
+    shutil.copytree(report.out, copy)
+    return copy
+
+
+def test_rebuild_comparison_accepts_a_copy_and_says_which_file_differs(
+    small_build: BuildReport, tmp_path: Path
+) -> None:
+    copy = copy_of(small_build, tmp_path)
+    assert compare_rebuild(copy, small_build.out) == []
+    with (copy / "features.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("# edited\n")
+    (problem,) = compare_rebuild(copy, small_build.out)
+    assert problem.startswith("features.yaml: bytes differ")
+    (copy / "notes.txt").write_text("extra")
+    assert "extra ['notes.txt']" in compare_rebuild(copy, small_build.out)[0]
+
+
+def test_rebuild_comparison_holds_metrics_to_the_tolerance(
+    small_build: BuildReport, tmp_path: Path
+) -> None:
+    copy = copy_of(small_build, tmp_path)
+    document = json.loads((copy / "evaluation.json").read_text())
+    committed = document["holdout"]["ndcg"]["deep"]
+    document["holdout"]["ndcg"]["deep"] = committed + 0.015  # within 0.02
+    document["holdout"]["heads"]["deep"]["favorite"]["rce"] += 1.5  # within 2 points
+    (copy / "evaluation.json").write_text(json.dumps(document))
+    assert compare_rebuild(copy, small_build.out) == []
+    document["holdout"]["ndcg"]["deep"] = committed + 0.03
+    document["holdout"]["rows"] += 1
+    (copy / "evaluation.json").write_text(json.dumps(document))
+    problems = compare_rebuild(copy, small_build.out)
+    assert len(problems) == 2
+    assert problems[0].startswith("evaluation.json: holdout/ndcg/deep is ")
+    assert problems[0].endswith("(tolerance 0.02)")
+    assert problems[1].startswith("evaluation.json: holdout/rows is ")
+
+
+def test_rebuild_comparison_scores_the_trained_models(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    copy = tmp_path / "demo"
+    shutil.copytree(DEMO, copy)
+    weights = copy / "models/deep/model.safetensors"
+    tensors = load_file(weights)
+    rng = np.random.default_rng(0)
+    noisy = {
+        name: (a * (1 + rng.normal(0.0, 1e-4, a.shape))).astype(a.dtype)
+        for name, a in tensors.items()
+    }
+    save_file(noisy, str(weights))  # another CPU's last bits: within the tolerance
+    assert compare_rebuild(copy, DEMO) == []
+    scrambled = {name: rng.permutation(a.ravel()).reshape(a.shape) for name, a in tensors.items()}
+    save_file(scrambled, str(weights))  # another model
+    problems = compare_rebuild(copy, DEMO)
+    assert problems
+    assert all(p.startswith("models/deep: ") for p in problems)
+    assert any("rank correlation" in p for p in problems)
+    tight = RebuildTolerance(probability=0.0, rank_correlation=1.0)
+    save_file(noisy, str(weights))
+    assert compare_rebuild(copy, DEMO, tight)  # noise is visible when asked
+
+
+def test_only_trained_files_may_differ_in_bytes() -> None:
+    trained = sorted(name for name in tree_digest(DEMO) if is_trained_file(name))
+    assert trained == [
+        "evaluation.json", "models/baseline/favorite.txt", "models/baseline/good_click.txt",
+        "models/baseline/negative_feedback.txt", "models/baseline/reply.txt",
+        "models/baseline/retweet.txt", "models/deep/model.safetensors",
+    ]  # fmt: skip
 
 
 def test_committed_demo_is_small() -> None:

@@ -4,13 +4,15 @@
 selected rows by viewer partition and runs `AttributeTask` on each partition with an engine
 (`rankaudit.engine`): in this process, or on a Ray cluster. The output folder is a store
 (`rankaudit.store.layout`): `part-*.parquet` files of long (or wide) attribution rows, readable
-by pandas, DuckDB or `rankaudit.store.query`.
+by pandas, DuckDB or `rankaudit.store.query`. `sample_requests` draws the seeded sample of whole
+requests that `--sample` explains (drift profiles, reports and the app's Features page use it
+too, through `rankaudit.importance`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from rankaudit.attribution.settings import REFERENCES, AttributionSettings
 from rankaudit.data import schema
 from rankaudit.data.readers import prepare, read_timelines
 from rankaudit.engine import Engine, PartitionTask, run_partitioned
-from rankaudit.errors import AttributionError, NotFoundError
+from rankaudit.errors import AttributionError, NotFoundError, ParameterError
 from rankaudit.models import ModelConfig, cached_ranker
 from rankaudit.store import default_partitions
 from rankaudit.workspace import Workspace
@@ -43,8 +45,11 @@ __all__ = [
     "AttributeTask",
     "AttributionPlan",
     "AttributionRun",
+    "Window",
     "plan_attribution",
+    "request_keys",
     "run_attribution",
+    "sample_requests",
 ]
 
 #: Log rows explained per piece of a partition. The long output holds rows x features x
@@ -52,6 +57,84 @@ __all__ = [
 #: ~0.4 GB at 2,048 rows, where one 65k-row batch took 11 GB.
 BATCH_ROWS = 2048
 _COMPLETENESS_KEYS = ("model", "method", "reference", "head")
+
+
+#: A `served_at` window [since, until); either end may be open (None). Timestamps are UTC.
+Window = tuple[pd.Timestamp | None, pd.Timestamp | None]
+
+
+def _utc(value: pd.Timestamp | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def request_keys(request_ids: Iterable[object], seed: int) -> np.ndarray:
+    """Seeded uint64 sort keys of request ids: a stable hash of (seed, id), the same in every
+    process and whatever the order or batching of the log."""
+    hash_key = hashlib.sha256(f"rankaudit-sample-{seed}".encode()).hexdigest()[:16]
+    ids = np.asarray([str(r) for r in request_ids], dtype=object)
+    return np.asarray(pd.util.hash_array(ids, hash_key=hash_key, categorize=False))
+
+
+def sample_requests(
+    workspace: Workspace,
+    rows: int,
+    *,
+    seed: int,
+    window: Window | None = None,
+    exclude: Collection[str] = (),
+) -> pd.DataFrame:
+    """Return prepared log rows of whole requests, about `rows` of them, drawn with `seed`.
+
+    Requests are taken in the order of a seeded hash of their id until at least `rows` rows
+    are selected (the last request may overshoot; a log with fewer rows gives all of them), so
+    the sample is deterministic and does not depend on file layout or batch size. `window`
+    keeps requests served in [since, until); `exclude` drops the given request ids (a disjoint
+    second sample: `exclude=first[request_id]`). Rows keep their stored order.
+
+    Two streaming passes over the log: ids and times first, then the chosen requests' rows.
+    Raises ParameterError for rows < 1 and NotFoundError when no request qualifies.
+    """
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ParameterError(
+            f"The 'rows' parameter of sample_requests must be an int >= 1. Got {rows!r} instead."
+        )
+    since, until = (None, None) if window is None else (_utc(window[0]), _utc(window[1]))
+    columns = [schema.REQUEST_ID, schema.SERVED_AT]
+    parts = [
+        prepare(batch, workspace.spec)[columns]
+        for _, batch in workspace.logs.iter_raw(columns=columns)
+    ]
+    index = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    per_request = index.groupby(schema.REQUEST_ID, sort=False).agg(
+        rows=(schema.SERVED_AT, "size"), served_at=(schema.SERVED_AT, "min")
+    )
+    keep = np.ones(len(per_request), dtype=bool)
+    if since is not None:
+        keep &= (per_request["served_at"] >= since).to_numpy()
+    if until is not None:
+        keep &= (per_request["served_at"] < until).to_numpy()
+    if exclude:
+        keep &= ~per_request.index.isin([str(r) for r in exclude])
+    per_request = per_request.loc[keep]
+    if per_request.empty:
+        where = f" served in [{since or '-inf'}, {until or '+inf'})" if window else ""
+        raise NotFoundError(
+            f"{workspace.logs.files[0]}: no requests{where} left to sample"
+            + (f" after excluding {len(exclude)} request(s)" if exclude else "")
+        )
+    order = pd.DataFrame(
+        {
+            "key": request_keys(per_request.index, seed),
+            "request": per_request.index.to_numpy(),
+            "rows": per_request["rows"].to_numpy(),
+        }
+    ).sort_values(["key", "request"], kind="stable")
+    before = order["rows"].cumsum().to_numpy() - order["rows"].to_numpy()
+    chosen = order.loc[before < rows, "request"].tolist()
+    return read_timelines(workspace.logs, workspace.spec, where=(schema.REQUEST_ID, chosen))
 
 
 def _whole_requests(frame: pd.DataFrame, rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
@@ -240,8 +323,6 @@ def plan_attribution(
     selection = None
     selector = None
     if sample is not None:
-        from rankaudit.importance import sample_requests
-
         selection = sample_requests(workspace, sample, seed=settings.seed)
         selector = ("sample", f"{sample} rows, seed {settings.seed}")
     elif request is not None or user is not None:

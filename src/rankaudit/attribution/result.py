@@ -11,14 +11,10 @@ from rankaudit.attribution.base import GroupExplanation
 from rankaudit.attribution.groups import Group
 from rankaudit.data import schema
 
-__all__ = ["COLUMNS", "AttributionResult", "explanation_frame"]
+# The long format's columns are defined with the store that reads them (below this package).
+from rankaudit.store.query import COLUMNS
 
-#: Columns of the long format, in order (documented in README, "Attribution output").
-COLUMNS = (
-    "request_id", "user_id", "tweet_id", "vs_tweet_id", "model", "head", "method", "reference",
-    "feature", "feature_value", "feature_category", "attribution", "score", "reference_score",
-    "completeness_error", "completeness_relative", "converged",
-)  # fmt: skip
+__all__ = ["COLUMNS", "AttributionResult", "explanation_frame"]
 _KEYS = ["request_id", "user_id", "tweet_id", "vs_tweet_id", "model", "head", "method", "reference"]
 
 

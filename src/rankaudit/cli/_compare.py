@@ -9,7 +9,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from rankaudit.cli._common import (
@@ -25,6 +24,8 @@ from rankaudit.cli._common import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from rankaudit.compare import CompareSettings, PopulationComparison
     from rankaudit.engine import Engine
     from rankaudit.workspace import Workspace

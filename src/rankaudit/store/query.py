@@ -16,14 +16,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rankaudit.attribution.result import COLUMNS
 from rankaudit.data import schema
 from rankaudit.errors import InputFileError
 from rankaudit.store.layout import (
@@ -36,7 +34,19 @@ from rankaudit.store.layout import (
     read_manifest,
 )
 
-__all__ = ["AttributionStore", "Store", "Value", "open_attribution_stores"]
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["COLUMNS", "AttributionStore", "Store", "Value", "open_attribution_stores"]
+
+#: Columns of the long attribution format, in order (documented in README, "Attribution
+#: output"); `rankaudit.attribution.result` writes them. They live here, in the store layer
+#: below the attribution package, so that reading a store never imports the attribution code.
+COLUMNS = (
+    "request_id", "user_id", "tweet_id", "vs_tweet_id", "model", "head", "method", "reference",
+    "feature", "feature_value", "feature_category", "attribution", "score", "reference_score",
+    "completeness_error", "completeness_relative", "converged",
+)  # fmt: skip
 
 #: A value a column is compared with: one value (=) or a collection of them (IN).
 Value: TypeAlias = str | int | float | bool
@@ -247,6 +257,8 @@ class Store:
         return empty
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
+        import duckdb  # loaded on the first query: importing a store module stays light
+
         with self._lock:
             if self._database is None:
                 database = duckdb.connect(":memory:")
@@ -258,6 +270,8 @@ class Store:
 
     def _query(self, sql: str, params: list[object]) -> pa.Table:
         """Run `sql` with `params` (the first: the files read) on a cursor of its own."""
+        import duckdb
+
         files = params[0]
         where = files[0] if isinstance(files, list) and len(files) == 1 else self.root
         cursor = self._cursor()

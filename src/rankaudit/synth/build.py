@@ -128,7 +128,8 @@ def build_workspace(
     """Simulate `users` viewers, train the demo rankers and write a workspace to `out`.
 
     Returns the build report with the rankers' held-out evaluation. Refuses to replace a
-    non-empty `out` unless `force`. Identical (users, seed) give identical files.
+    non-empty `out` unless `force`. Identical (users, seed) give identical files on one machine;
+    on another CPU the trained weights may differ within `rankaudit.synth.rebuild`'s tolerances.
     """
     if users < 10:
         raise WorkspaceError(

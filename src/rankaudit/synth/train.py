@@ -2,7 +2,8 @@
 
 Both are trained on the requests served before the hold-out time, with the last training day
 kept for early stopping. Training is single-threaded and seeded so that files are identical
-from one build to the next.
+from one build to the next on one machine; CPUs with other instruction sets round torch's
+kernels differently, which `rankaudit.synth.rebuild` allows for.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def train_deep(
     categorical = list(spec.categorical_names)
     vocabularies = {c: sorted(frame[c].astype(str).unique().tolist()) for c in categorical}
     train, valid = split_validation(frame)
-    transformed = train[numeric].to_numpy(dtype=np.float64)
+    transformed = train[numeric].to_numpy(dtype=np.float64, copy=True)
     flags = [name in log_scaled for name in numeric]
     for j, flag in enumerate(flags):
         if flag:
@@ -122,13 +123,13 @@ def train_deep(
         "std": [round(float(v), 8) for v in std],
     }
     labels = [schema.label_column(h) for h in heads]
-    with torch_threads(1):  # one reduction order: identical weights on any machine
+    with torch_threads(1):  # one reduction order: identical weights build after build
         torch.manual_seed(seed)
         module = build_builtin("multitask", hyperparameters)
         x_num, x_cat = encode_features(train, numeric, vocabularies)
-        y = torch.as_tensor(train[labels].to_numpy(dtype=np.float32))
+        y = torch.as_tensor(train[labels].to_numpy(dtype=np.float32, copy=True))
         v_num, v_cat = encode_features(valid, numeric, vocabularies)
-        v_y = torch.as_tensor(valid[labels].to_numpy(dtype=np.float32))
+        v_y = torch.as_tensor(valid[labels].to_numpy(dtype=np.float32, copy=True))
         optimizer = torch.optim.Adam(module.parameters(), lr=2e-3, weight_decay=1e-6)
         generator = torch.Generator().manual_seed(seed)
         epochs = max_epochs or int(np.clip(round(1_000_000 / max(len(train), 1)), 2, 16))

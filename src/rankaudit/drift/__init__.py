@@ -14,7 +14,7 @@ from rankaudit.drift.check import (
     ProfileMismatch,
     check_drift,
 )
-from rankaudit.drift.pipeline import attribute_requests, profile_model
+from rankaudit.drift.pipeline import attribute_requests
 from rankaudit.drift.profile import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_HEADS,
@@ -26,6 +26,7 @@ from rankaudit.drift.profile import (
 from rankaudit.drift.profile_json import read_profile
 from rankaudit.drift.report import junit_xml, markdown_summary, write_text
 from rankaudit.drift.rules import DEFAULT_RULES, RULE_NAMES, DriftRules, load_rules
+from rankaudit.drift.run import profile_model
 from rankaudit.drift.sums import RequestSums, request_sums
 
 __all__ = [

@@ -15,11 +15,12 @@ A profile is built in three steps, each usable alone:
 3. `DriftProfile.write` / `read_profile` (`rankaudit.drift.profile_json`): the JSON document
    (docs/drift.md, "Profile format").
 
-`profile_model` (`rankaudit.drift.pipeline`) runs all three from a workspace.
+`profile_model` (`rankaudit.drift.run`) runs all three from a workspace.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -177,14 +178,10 @@ class DriftProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (see docs/drift.md); floats rounded to 7 significant digits."""
-        from rankaudit.drift.profile_json import profile_document
-
         return profile_document(self)
 
     def to_json(self) -> str:
         """The JSON text: indented, with each replicate list on one line."""
-        from rankaudit.drift.profile_json import profile_json
-
         return profile_json(self)
 
     def write(self, path: Path) -> Path:
@@ -338,3 +335,80 @@ def _completeness_summary(errors: NDArray[np.float64] | None) -> dict[str, float
         "median_relative_error": _sig(float(np.median(finite))),
         "p90_relative_error": _sig(float(np.quantile(finite, 0.9))),
     }
+
+
+# --- the JSON document (read back by rankaudit.drift.profile_json) ----------------------
+
+
+def _tables(
+    table: pd.DataFrame, heads: tuple[str, ...], names: tuple[str, ...],
+    replicates: Any, column: str,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, list[int]]]]:  # fmt: skip
+    """Per head: the entries of the importance table by rank, and the replicate shares of
+    each name in parts per million."""
+    importance: dict[str, list[dict[str, Any]]] = {}
+    for head in heads:
+        rows = table.loc[table["head"] == head].sort_values("rank")
+        labels = rows[column].astype(str).tolist()
+        ranks = rows["rank"].to_numpy(dtype=np.int64).tolist()
+        columns = {k: rows[k].to_numpy(dtype=np.float64).tolist() for k in _FLOAT_KEYS}
+        importance[head] = [
+            {column: label, "rank": rank, **{k: _sig(columns[k][i]) for k in _FLOAT_KEYS}}
+            for i, (label, rank) in enumerate(zip(labels, ranks, strict=True))
+        ]
+    ppm = {
+        head: {
+            name: np.rint(replicates[head][:, j] * _PPM).astype(np.int64).tolist()
+            for j, name in enumerate(names)
+        }
+        for head in heads
+    }
+    return importance, ppm
+
+
+def profile_document(profile: DriftProfile) -> dict[str, Any]:
+    """The JSON document of `profile` (see docs/drift.md); floats rounded to 7 significant
+    digits."""
+    importance, replicates = _tables(
+        profile.importance, profile.heads, profile.features, profile.replicates, "feature"
+    )
+    meta = {k: v for k, v in profile.metadata.items() if k != "source"}
+    document = {
+        "format": PROFILE_FORMAT,
+        "version": PROFILE_VERSION,
+        **meta,
+        "method": profile.method,
+        "reference": profile.reference,
+        "heads": list(profile.heads),
+        "features": list(profile.features),
+        "settings": dict(profile.settings),
+        "confidence": profile.confidence,
+        "importance": importance,
+        "share_replicates_ppm": replicates,
+    }
+    if profile.groups and profile.group_importance is not None:
+        group_importance, group_replicates = _tables(
+            profile.group_importance, profile.heads, tuple(profile.groups),
+            profile.group_replicates, "group",
+        )  # fmt: skip
+        document["groups"] = {g: list(m) for g, m in profile.groups.items()}
+        document["group_attribution"] = profile.group_attribution
+        document["group_importance"] = group_importance
+        document["group_share_replicates_ppm"] = group_replicates
+    return document
+
+
+def profile_json(profile: DriftProfile) -> str:
+    """The JSON text of `profile`: indented, with each replicate list on one line."""
+    document = profile_document(profile)
+    compact: dict[str, str] = {}
+    for key in ("share_replicates_ppm", "group_share_replicates_ppm"):
+        for per_name in document.get(key, {}).values():
+            for name, values in per_name.items():
+                token = f"@@{len(compact)}@@"
+                compact[token] = json.dumps(values, separators=(",", ":"))
+                per_name[name] = token
+    text = json.dumps(document, indent=2, allow_nan=False)
+    for token, values in compact.items():
+        text = text.replace(f'"{token}"', values, 1)
+    return text + "\n"

@@ -1,5 +1,5 @@
-"""A drift profile as a JSON document: writing (`profile_document`, `profile_json`) and reading
-back (`read_profile`), with one clear error per malformed file.
+"""Reading a drift profile's JSON document back (`read_profile`), with one clear error per
+malformed file; `DriftProfile` writes it (`rankaudit.drift.profile`).
 
 Feature groups are optional keys after the feature tables (`groups`, `group_attribution`,
 `group_importance`, `group_share_replicates_ppm`), so a profile without groups is written as
@@ -18,94 +18,18 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from rankaudit.drift.profile import (
-    _FLOAT_KEYS,
     _PPM,
     GROUP_ATTRIBUTIONS,
     PROFILE_FORMAT,
     PROFILE_VERSION,
     DriftProfile,
-    _sig,
 )
 from rankaudit.drift.sums import check_groups
 from rankaudit.errors import InputFileError, ParameterError
 
-__all__ = ["profile_document", "profile_json", "read_profile"]
+__all__ = ["read_profile"]
 
 _GROUP_KEYS = ("groups", "group_attribution", "group_importance", "group_share_replicates_ppm")
-
-
-def _tables(
-    table: pd.DataFrame, heads: tuple[str, ...], names: tuple[str, ...],
-    replicates: Any, column: str,
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, list[int]]]]:  # fmt: skip
-    """Per head: the entries of the importance table by rank, and the replicate shares of
-    each name in parts per million."""
-    importance: dict[str, list[dict[str, Any]]] = {}
-    for head in heads:
-        rows = table.loc[table["head"] == head].sort_values("rank")
-        labels = rows[column].astype(str).tolist()
-        ranks = rows["rank"].to_numpy(dtype=np.int64).tolist()
-        columns = {k: rows[k].to_numpy(dtype=np.float64).tolist() for k in _FLOAT_KEYS}
-        importance[head] = [
-            {column: label, "rank": rank, **{k: _sig(columns[k][i]) for k in _FLOAT_KEYS}}
-            for i, (label, rank) in enumerate(zip(labels, ranks, strict=True))
-        ]
-    ppm = {
-        head: {
-            name: np.rint(replicates[head][:, j] * _PPM).astype(np.int64).tolist()
-            for j, name in enumerate(names)
-        }
-        for head in heads
-    }
-    return importance, ppm
-
-
-def profile_document(profile: DriftProfile) -> dict[str, Any]:
-    """The JSON document of `profile` (see docs/drift.md); floats rounded to 7 significant
-    digits."""
-    importance, replicates = _tables(
-        profile.importance, profile.heads, profile.features, profile.replicates, "feature"
-    )
-    meta = {k: v for k, v in profile.metadata.items() if k != "source"}
-    document = {
-        "format": PROFILE_FORMAT,
-        "version": PROFILE_VERSION,
-        **meta,
-        "method": profile.method,
-        "reference": profile.reference,
-        "heads": list(profile.heads),
-        "features": list(profile.features),
-        "settings": dict(profile.settings),
-        "confidence": profile.confidence,
-        "importance": importance,
-        "share_replicates_ppm": replicates,
-    }
-    if profile.groups and profile.group_importance is not None:
-        group_importance, group_replicates = _tables(
-            profile.group_importance, profile.heads, tuple(profile.groups),
-            profile.group_replicates, "group",
-        )  # fmt: skip
-        document["groups"] = {g: list(m) for g, m in profile.groups.items()}
-        document["group_attribution"] = profile.group_attribution
-        document["group_importance"] = group_importance
-        document["group_share_replicates_ppm"] = group_replicates
-    return document
-
-
-def profile_json(profile: DriftProfile) -> str:
-    """The JSON text of `profile`: indented, with each replicate list on one line."""
-    document = profile_document(profile)
-    compact: dict[str, str] = {}
-    for key in ("share_replicates_ppm", "group_share_replicates_ppm"):
-        for per_name in document.get(key, {}).values():
-            for name, values in per_name.items():
-                token = f"@@{len(compact)}@@"
-                compact[token] = json.dumps(values, separators=(",", ":"))
-                per_name[name] = token
-    text = json.dumps(document, indent=2, allow_nan=False)
-    for token, values in compact.items():
-        text = text.replace(f'"{token}"', values, 1)
-    return text + "\n"
 
 
 # --- reading --------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def write_wide_workspace(root: Path) -> WideTruth:
     (root / "rankaudit.toml").write_text(
         'name = "wide"\nlogs = "logs"\nspec = "features.yaml"\n\n[heads]\nfavorite = 1.0\n\n'
         '[models.baseline]\nkind = "linear"\npath = "models/baseline.json"\n\n'
-        '[models.deep]\nkind = "torch"\npath = "models/deep"\n'
+        '[models.deep]\nkind = "torch"\npath = "models/deep"\ntrust_code = true\n'
     )
     log = pd.read_parquet(root / "logs" / "timelines.parquet")
     return WideTruth(root=root, log=log, weights=weights, intercepts=intercepts, groups=groups)

@@ -28,6 +28,7 @@ Example::
     [models.deep]
     kind = "torch"
     path = "models/deep"
+    trust_code = true                # torch only: let its 'entrypoint' run the folder's code
 
 Paths are relative to the file. Unknown keys are errors that name the key.
 """
@@ -47,7 +48,7 @@ from rankaudit.data.readers import LogSource
 from rankaudit.data.relevance import Gain, GradedRelevance
 from rankaudit.data.spec import FeatureSpec, load_spec
 from rankaudit.errors import UnknownKeyError, WorkspaceError
-from rankaudit.models.base import ModelConfig
+from rankaudit.models.base import ModelConfig, code_trusted
 from rankaudit.models.registry import available_kinds
 from rankaudit.store.layout import MANIFEST
 
@@ -143,7 +144,13 @@ def _string(table: Mapping[str, Any], key: str, where: str) -> str:
 
 
 def _resolve(root: Path, value: str, where: str, *, must_exist: bool = True) -> Path:
-    path = (root / value).resolve()
+    try:
+        path = (root / value).resolve()
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError on a symlink loop
+        raise WorkspaceError(
+            f"{where}: {value!r} is a symbolic link loop (a link that points back to itself); "
+            "point it at a real file or folder"
+        ) from None
     if must_exist and not path.exists():
         raise WorkspaceError(f"{where}: {value!r} does not exist (looked at {path})")
     return path
@@ -206,6 +213,21 @@ def _parse_relevance(raw: object, where: str) -> GradedRelevance | None:
     return GradedRelevance(column=column, gain=gain_name)
 
 
+def _parse_trust(table: Mapping[str, Any], kind: str, source: str) -> bool:
+    """The `trust_code` key of a model table: only torch models name code to run."""
+    if "trust_code" not in table:
+        return False
+    if kind != "torch":
+        raise UnknownKeyError(
+            f"{source}: unknown key 'trust_code' for kind {kind!r}; only torch models run "
+            "their own code (format 'entrypoint'), remove it"
+        )
+    value = table["trust_code"]
+    if not isinstance(value, bool):
+        raise WorkspaceError(f"{source}: 'trust_code' must be true or false; got {value!r}")
+    return value
+
+
 def _parse_models(raw: object, root: Path, where: str, spec: FeatureSpec) -> dict[str, ModelConfig]:
     if not isinstance(raw, Mapping) or not raw:
         raise WorkspaceError(f"{where}: configure at least one model as a [models.<name>] table")
@@ -221,9 +243,21 @@ def _parse_models(raw: object, root: Path, where: str, spec: FeatureSpec) -> dic
                 f"{source}: unknown kind {kind!r}; valid kinds: {', '.join(kinds)}"
             )
         path = _resolve(root, _string(table, "path", source), source) if "path" in table else None
-        options = {k: v for k, v in table.items() if k not in ("kind", "path")}
-        models[name] = ModelConfig(
+        options = {k: v for k, v in table.items() if k not in ("kind", "path", "trust_code")}
+        config = ModelConfig(
             name=name, kind=kind, path=path, options=options, source=source, spec=spec
+        )
+        # `rankaudit --trust-model-code` is folded into each config here, so that it travels
+        # with the config to every worker (Ray ones do not inherit this process's environment).
+        trust = _parse_trust(table, kind, source) or code_trusted(config)
+        models[name] = ModelConfig(
+            name=name,
+            kind=kind,
+            path=path,
+            options=options,
+            source=source,
+            spec=spec,
+            trust_code=trust,
         )
     return models
 
@@ -244,6 +278,11 @@ def load_workspace(directory: Path | str = ".") -> Workspace:
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise WorkspaceError(f"{config_path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise WorkspaceError(
+            f"{config_path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); "
+            "save rankaudit.toml as UTF-8"
+        ) from None
     except OSError as exc:
         raise WorkspaceError(f"{config_path}: cannot read ({exc.strerror})") from None
     where = str(config_path)

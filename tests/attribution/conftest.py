@@ -54,7 +54,9 @@ def rankers(tmp_path_factory: pytest.TempPathFactory, frame: pd.DataFrame) -> di
     out: dict[str, Any] = {}
 
     def load(name: str, kind: str, path: Path | None, **options: Any) -> None:
-        out[name] = load_ranker(ModelConfig(name=name, kind=kind, path=path, options=options))
+        out[name] = load_ranker(
+            ModelConfig(name=name, kind=kind, path=path, options=options, trust_code=True)
+        )
 
     save_linear(root / "linear.json", NUMERIC, LINEAR_WEIGHTS, 0.5, "identity")
     load("linear", "linear", root / "linear.json")

@@ -75,7 +75,9 @@ def _save(
 
 
 def _load(directory: Path, **options: object) -> TorchRanker:
-    ranker = load_ranker(ModelConfig("deep", "torch", path=directory, options=options))
+    ranker = load_ranker(
+        ModelConfig("deep", "torch", path=directory, options=options, trust_code=True)
+    )
     assert isinstance(ranker, TorchRanker)
     return ranker
 

@@ -135,7 +135,7 @@ def _write(
 
 
 def _load(directory: Path, spec: FeatureSpec | None = None) -> TorchRanker:
-    ranker = load_ranker(ModelConfig("mine", "torch", path=directory, spec=spec))
+    ranker = load_ranker(ModelConfig("mine", "torch", path=directory, spec=spec, trust_code=True))
     assert isinstance(ranker, TorchRanker)
     return ranker
 
@@ -207,7 +207,14 @@ def test_entrypoint_mlp_scores_like_its_own_forward(
         assert len(ranker.notes) == 1
     # Batching feeds the same rows in the same column order.
     batched = load_ranker(
-        ModelConfig("mine", "torch", path=tmp_path / "mlp", spec=spec, options={"batch_size": 7})
+        ModelConfig(
+            "mine",
+            "torch",
+            path=tmp_path / "mlp",
+            spec=spec,
+            options={"batch_size": 7},
+            trust_code=True,
+        )
     )
     np.testing.assert_allclose(batched.score(frame), scores, rtol=0, atol=1e-6)
 

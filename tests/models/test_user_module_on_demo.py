@@ -41,7 +41,7 @@ def test_user_module_scores_the_demo_logs(tmp_path: Path) -> None:
     module = make_ranker(len(NUMERIC), len(CLIENTS)).eval()
     safetensors.torch.save_file(module.state_dict(), tmp_path / "model.safetensors")
     (tmp_path / "rankaudit-model.json").write_text(json.dumps(_manifest("model.safetensors")))
-    ranker = load_ranker(ModelConfig(name="mine", kind="torch", path=tmp_path))
+    ranker = load_ranker(ModelConfig(name="mine", kind="torch", path=tmp_path, trust_code=True))
 
     workspace = load_workspace(DEMO)
     frame = read_timelines(workspace.logs, workspace.spec).head(5000)
@@ -66,4 +66,4 @@ def test_pickled_whole_module_is_refused(tmp_path: Path) -> None:
     torch.save(make_ranker(len(NUMERIC), len(CLIENTS)), tmp_path / "model.pt")
     (tmp_path / "rankaudit-model.json").write_text(json.dumps(_manifest("model.pt")))
     with pytest.raises(ModelLoadError, match=r"pickled whole nn\.Module.*state_dict"):
-        load_ranker(ModelConfig(name="mine", kind="torch", path=tmp_path))
+        load_ranker(ModelConfig(name="mine", kind="torch", path=tmp_path, trust_code=True))

@@ -53,12 +53,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = runner.invoke(
         app,
         [
-            "init", "--from-svmlight", str(root / "train.svm"), "--out", str(root / "ws"),
+            # init checks the models it writes down; the mlp's code is trusted for that check.
+            "--trust-model-code", "init", "--from-svmlight", str(root / "train.svm"), "--out", str(root / "ws"),
             "--model", f"lgbm={root / 'lgbm.txt'}", "--model", f"xgb={root / 'xgb.json'}",
             "--model", f"mlp={root / 'mlp'}",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, (result.stdout, result.stderr)
+    # The mlp folder ships its own code (team_mlp.py): running it is the user's explicit call.
+    config = root / "ws" / "rankaudit.toml"
+    text = config.read_text()
+    assert "[models.mlp]\n" in text
+    config.write_text(text.replace("[models.mlp]\n", "[models.mlp]\ntrust_code = true\n", 1))
     return root
 
 

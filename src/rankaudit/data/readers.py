@@ -50,6 +50,17 @@ def _format_of(path: Path) -> LogFormat | None:
     return _SUFFIXES.get(path.suffix.lower())
 
 
+def _list_logs(folder: Path) -> list[Path]:
+    """Return the log files below `folder`, sorted. Links to folders are not followed (a link
+    back up would list forever) and links that lead nowhere are skipped."""
+    try:
+        return sorted(p for p in folder.rglob("*") if _format_of(p) and p.is_file())
+    except OSError as exc:
+        raise InputFileError(
+            f"{folder}: cannot list the log files ({exc.strerror or exc}: {exc.filename})"
+        ) from None
+
+
 @dataclass(frozen=True)
 class LogSource:
     """The files of one log, all of one format, in a stable (sorted) order."""
@@ -65,7 +76,7 @@ class LogSource:
                 f"logs format must be one of {', '.join(get_args(LogFormat))}; got {log_format!r}"
             )
         if path.is_dir():
-            candidates = sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
+            candidates = _list_logs(path)
             formats = {_format_of(p) for p in candidates}
             if log_format is not None:
                 candidates = [p for p in candidates if _format_of(p) == log_format]
@@ -80,6 +91,11 @@ class LogSource:
                 )
             fmt = log_format or _format_of(candidates[0])
             return cls(files=tuple(candidates), format=fmt)  # type: ignore[arg-type]
+        if path.is_symlink() and not path.exists():
+            raise InputFileError(
+                f"{path}: is a symbolic link to nothing (a loop of links, or a missing target); "
+                "point logs at a log file or folder"
+            )
         if not path.exists():
             raise InputFileError(f"{path}: log file or directory does not exist")
         fmt = log_format or _format_of(path)

@@ -27,11 +27,13 @@ if TYPE_CHECKING:
     from rankaudit.data.spec import FeatureSpec
 
 __all__ = [
+    "TRUST_ENV",
     "ModelConfig",
     "Ranker",
     "RankerAdapter",
     "check_keys",
     "check_options",
+    "code_trusted",
     "fingerprint_files",
     "fingerprint_options",
     "fingerprint_path",
@@ -49,6 +51,9 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+#: Set to 1 by `rankaudit --trust-model-code`: every model may run its own Python code. An
+#: environment variable so that the local engine's spawned workers inherit the decision.
+TRUST_ENV = "RANKAUDIT_TRUST_MODEL_CODE"
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class ModelConfig:
     a loaded ranker can never see its configuration change underneath it. `spec` is the
     workspace's feature spec: adapters use its order for models that do not name their inputs
     (a booster trained on a numpy array, a torch module whose `forward(x)` takes one tensor).
+    `trust_code` allows the model to run Python code it names (a torch `entrypoint`), like
+    `trust_remote_code` in Hugging Face: `trust_code = true` in its table of rankaudit.toml.
     """
 
     name: str
@@ -68,6 +75,7 @@ class ModelConfig:
     options: Mapping[str, object] = field(default_factory=dict, hash=False)
     source: str = "<memory>"
     spec: FeatureSpec | None = None
+    trust_code: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
@@ -76,7 +84,15 @@ class ModelConfig:
         # A mappingproxy cannot be pickled; configs travel to worker processes.
         return (
             type(self),
-            (self.name, self.kind, self.path, dict(self.options), self.source, self.spec),
+            (
+                self.name,
+                self.kind,
+                self.path,
+                dict(self.options),
+                self.source,
+                self.spec,
+                self.trust_code,
+            ),
         )
 
     @property
@@ -156,6 +172,13 @@ class RankerAdapter(Protocol):
 
 
 # --- configuration checks -------------------------------------------------------------------
+
+
+def code_trusted(config: ModelConfig) -> bool:
+    """Return True when `config` may run Python code named by its model files: its own
+    `trust_code`, or `rankaudit --trust-model-code` (the RANKAUDIT_TRUST_MODEL_CODE=1
+    environment variable) for every model."""
+    return config.trust_code or os.environ.get(TRUST_ENV, "") == "1"
 
 
 def check_options(config: ModelConfig, allowed: frozenset[str]) -> None:

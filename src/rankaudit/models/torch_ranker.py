@@ -4,7 +4,8 @@ Four formats load a module:
 
 * ``builtin``: an architecture of `torch_nets` rebuilt from its hyperparameters, plus weights;
 * ``entrypoint``: the user's own ``package.module:factory`` (called with the hyperparameters),
-  plus weights;
+  plus weights; it runs the user's Python code, so only for a trusted model (``trust_code = true``
+  in its table of rankaudit.toml, or ``rankaudit --trust-model-code``);
 * ``torchscript``: a ``torch.jit.save`` archive;
 * ``export``: a ``torch.export.save`` program.
 
@@ -16,6 +17,8 @@ sees the two-tensor one. Either returns head probabilities [N, n_heads], or a ra
 
 Weights are a state dict in ``.safetensors`` or a ``.pt``/``.pth`` file read with
 ``torch.load(weights_only=True)``. Pickled modules are refused: unpickling runs arbitrary code.
+Whatever user code raises while it is imported, called or probed (``SystemExit`` included)
+becomes a ModelLoadError: a factory calling ``sys.exit(0)`` must not end a run as a success.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ import contextlib
 import hashlib
 import importlib
 import json
+import logging
 import pickle
 import re
 import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -44,6 +49,7 @@ from rankaudit.errors import ModelLoadError
 from rankaudit.models.base import (
     ModelConfig,
     check_options,
+    code_trusted,
     fingerprint_path,
     no_heads_error,
     option_int,
@@ -83,6 +89,9 @@ _CONVERSION_HINT = (
     "safetensors.torch.save_file(model.state_dict(), 'model.safetensors')) "
     "and load it through an 'entrypoint'"
 )
+#: Factories inside rankaudit itself that only build a module (the demo's ground truth): they run
+#: no code from the workspace, so they need no trust, like the builtin architectures.
+_RANKAUDIT_FACTORIES = frozenset({"rankaudit.synth.truth_model:build_truth_module"})
 
 
 def _one_line(exc: BaseException, limit: int = 300) -> str:
@@ -173,7 +182,7 @@ def _apply_weights(module: nn.Module, path: Path) -> None:
 # --- one loader per format ------------------------------------------------------------------
 
 
-def _load_builtin(manifest: TorchManifest) -> tuple[nn.Module, str]:
+def _load_builtin(manifest: TorchManifest, config: ModelConfig) -> tuple[nn.Module, str]:
     architecture = manifest.raw["architecture"]
     hyperparameters = manifest.hyperparameters()
     _check_builtin_shapes(manifest, hyperparameters)
@@ -204,13 +213,39 @@ def _check_builtin_shapes(manifest: TorchManifest, hyperparameters: Mapping[str,
             )
 
 
-def _import_entrypoint(spec: str, directory: Path, where: str) -> Callable[..., Any]:
+def _user_code_error(exc: BaseException, what: str) -> BaseException:
+    """Return the ModelLoadError for `exc`, raised by user code while `what`; a
+    KeyboardInterrupt is returned as it is (the user stopped the run). SystemExit and the other
+    BaseExceptions become errors too: a factory calling sys.exit(0) must not pass as success."""
+    if isinstance(exc, KeyboardInterrupt):
+        return exc
+    return ModelLoadError(f"{what}: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def _check_entrypoint(spec: object, where: str) -> str:
+    if not isinstance(spec, str):
+        raise ModelLoadError(f"{where}: 'entrypoint' must be a string 'package.module:factory'")
     module_name, _, attribute = spec.partition(":")
     parts = [*module_name.split("."), *attribute.split(".")]
     if ":" not in spec or not all(p.isidentifier() for p in parts):
         raise ModelLoadError(
             f"{where}: 'entrypoint' must look like 'package.module:factory'; got {spec!r}"
         )
+    return spec
+
+
+def _untrusted(config: ModelConfig, where: str, spec: str) -> ModelLoadError:
+    table = f"[models.{config.name}]"
+    return ModelLoadError(
+        f"{where}: model {config.name!r} has format 'entrypoint', which runs Python code "
+        f"({spec}) named by its model folder, and rankaudit runs a model's code only when told "
+        f"to: if you trust this folder, set trust_code = true in {table} of rankaudit.toml, or "
+        "pass rankaudit --trust-model-code (ModelConfig(trust_code=True) from Python)"
+    )
+
+
+def _import_entrypoint(spec: str, directory: Path, where: str) -> Callable[..., Any]:
+    module_name, _, attribute = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -222,10 +257,10 @@ def _import_entrypoint(spec: str, directory: Path, where: str) -> Callable[..., 
                 f"{where}: importing {module_name!r} failed: {_one_line(exc)}"
             ) from None
         module = _import_from(directory, module_name, where)
-    except Exception as exc:
-        raise ModelLoadError(
-            f"{where}: importing {module_name!r} failed: {type(exc).__name__}: {_one_line(exc)}"
-        ) from None
+    except ModelLoadError:
+        raise
+    except BaseException as exc:
+        raise _user_code_error(exc, f"{where}: importing {module_name!r} failed") from None
     target: Any = module
     for part in attribute.split("."):
         if not hasattr(target, part):
@@ -251,27 +286,26 @@ def _import_from(directory: Path, module_name: str, where: str) -> Any:
             f"{where}: cannot import {module_name!r}: not on sys.path and not in {directory} "
             f"({_one_line(exc)})"
         ) from None
-    except Exception as exc:
-        raise ModelLoadError(
-            f"{where}: importing {module_name!r} failed: {type(exc).__name__}: {_one_line(exc)}"
-        ) from None
+    except BaseException as exc:
+        raise _user_code_error(exc, f"{where}: importing {module_name!r} failed") from None
     finally:
         sys.path.remove(entry)
 
 
-def _load_entrypoint(manifest: TorchManifest) -> tuple[nn.Module, str]:
+def _load_entrypoint(manifest: TorchManifest, config: ModelConfig) -> tuple[nn.Module, str]:
     where = str(manifest.path)
-    spec = manifest.raw["entrypoint"]
-    if not isinstance(spec, str):
-        raise ModelLoadError(f"{where}: 'entrypoint' must be a string 'package.module:factory'")
+    spec = _check_entrypoint(manifest.raw["entrypoint"], where)
+    hyperparameters = manifest.hyperparameters()
+    if spec not in _RANKAUDIT_FACTORIES and not code_trusted(config):
+        # Reading the weights runs no code (weights_only): a problem with them (a pickled
+        # module) is reported first, as it needs fixing whether or not the code is trusted.
+        load_state_dict_file(manifest.file("weights"))
+        raise _untrusted(config, where, spec)
     factory = _import_entrypoint(spec, manifest.directory, where)
     try:
-        module = factory(**manifest.hyperparameters())
-    except Exception as exc:
-        raise ModelLoadError(
-            f"{where}: calling {spec}(**hyperparameters) failed: "
-            f"{type(exc).__name__}: {_one_line(exc)}"
-        ) from None
+        module = factory(**hyperparameters)
+    except BaseException as exc:
+        raise _user_code_error(exc, f"{where}: calling {spec}(**hyperparameters) failed") from None
     if not isinstance(module, nn.Module):
         raise ModelLoadError(
             f"{where}: {spec} returned {type(module).__name__}, not a torch.nn.Module"
@@ -280,7 +314,7 @@ def _load_entrypoint(manifest: TorchManifest) -> tuple[nn.Module, str]:
     return module, f"torch entrypoint ({spec})"
 
 
-def _load_torchscript(manifest: TorchManifest) -> tuple[nn.Module, str]:
+def _load_torchscript(manifest: TorchManifest, config: ModelConfig) -> tuple[nn.Module, str]:
     file = manifest.file("file")
     try:
         # torch.jit is deprecated upstream but is still how many models are shipped.
@@ -292,16 +326,35 @@ def _load_torchscript(manifest: TorchManifest) -> tuple[nn.Module, str]:
     return module, f"torch TorchScript ({file.name})"
 
 
-def _load_export(manifest: TorchManifest) -> tuple[nn.Module, str]:
-    file = manifest.file("file")
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Keep a library logger quiet while the block runs: torch.export logs a whole traceback
+    as a warning before it raises, and the error already says what is wrong in one line."""
+    logger = logging.getLogger(name)
+    disabled = logger.disabled
+    logger.disabled = True
     try:
-        module = torch.export.load(str(file)).module()
+        yield
+    finally:
+        logger.disabled = disabled
+
+
+def _load_export(manifest: TorchManifest, config: ModelConfig) -> tuple[nn.Module, str]:
+    file = manifest.file("file")
+    if not zipfile.is_zipfile(file):
+        raise ModelLoadError(
+            f"{file}: not a torch.export program (a .pt2 file is a zip archive and this is "
+            "not one); write it with torch.export.save(program, 'model.pt2')"
+        )
+    try:
+        with _quiet_logger("torch.export"):
+            module = torch.export.load(str(file)).module()
     except Exception as exc:
         raise ModelLoadError(f"{file}: not a torch.export program ({_one_line(exc)})") from None
     return module, f"torch.export program ({file.name})"
 
 
-_LOADERS: Mapping[str, Callable[[TorchManifest], tuple[nn.Module, str]]] = {
+_LOADERS: Mapping[str, Callable[[TorchManifest, ModelConfig], tuple[nn.Module, str]]] = {
     "builtin": _load_builtin,
     "entrypoint": _load_entrypoint,
     "torchscript": _load_torchscript,
@@ -403,6 +456,15 @@ class TorchRanker:
     def from_config(cls, config: ModelConfig) -> Self:
         """Return the ranker in the model directory `config.path`; option `batch_size`
         (rows per forward pass, default 65536)."""
+        try:
+            return cls._load(config)
+        except (Exception, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # SystemExit from a trusted module's eval(), state_dict()...
+            raise _user_code_error(exc, f"{config.source}: loading {config.label} failed") from None
+
+    @classmethod
+    def _load(cls, config: ModelConfig) -> Self:
         check_options(config, cls.OPTIONS)
         batch_size = option_int(config, "batch_size", DEFAULT_BATCH_SIZE)
         directory = require_path(config)
@@ -415,7 +477,7 @@ class TorchRanker:
                 f"{directory}: a torch model must be a directory holding {MANIFEST_NAME}"
             )
         manifest = parse_manifest(read_json_object(manifest_path, "model manifest"), manifest_path)
-        module, label = _LOADERS[manifest.format](manifest)
+        module, label = _LOADERS[manifest.format](manifest, config)
         _set_eval(module)
         inputs: ModuleInputs = TWO_TENSOR
         notes: tuple[str, ...] = ()
@@ -502,8 +564,13 @@ class TorchRanker:
 
     def _run(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> np.ndarray:
         """Run the module and return float64 [N, n_heads] (or [N] for a single score)."""
-        with torch.inference_mode():
-            out = self.module(x_num, x_cat)
+        try:
+            with torch.inference_mode():
+                out = self.module(x_num, x_cat)
+        except (Exception, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # SystemExit from user code must not end the run as success
+            raise _user_code_error(exc, f"{self.name} ({self.kind}): forward failed") from None
         n = x_num.shape[0]
         if not isinstance(out, torch.Tensor):
             raise ModelLoadError(
@@ -546,7 +613,9 @@ class TorchRanker:
             self._run(x_num, x_cat)
         except ModelLoadError as exc:
             raise ModelLoadError(f"{manifest_path}: {exc}{hint}") from None
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             if self.format == "export":
                 hint += "; export it with torch.export.Dim for the batch dimension"
             raise ModelLoadError(

@@ -50,6 +50,11 @@ from rankaudit.models.base import (
     require_columns,
     require_path,
 )
+from rankaudit.models.booster_files import (
+    check_lightgbm_text,
+    check_xgboost_file,
+    quiet_native_output,
+)
 
 __all__ = ["MULTIHEAD_FORMAT", "OUTPUTS", "LightGBMRanker", "Output", "XGBoostRanker"]
 
@@ -143,6 +148,15 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _read_model_file(path: Path) -> bytes:
+    """Return the bytes of a booster file: they are checked, then handed to the library as
+    they are, so that the file cannot change between the check and the parse."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read model file ({exc.strerror or exc})") from None
+
+
 class _LightGBMBackend:
     NAME_HINT = "train it from a DataFrame or pass feature_name="
     # Objectives whose prediction is sigmoid(margin); cross_entropy_lambda's is not a probability.
@@ -150,8 +164,15 @@ class _LightGBMBackend:
 
     def load(self, path: Path) -> _TreeModel:
         lgb = _import_library("lightgbm", "pip install lightgbm")
+        data = _read_model_file(path)
+        check_lightgbm_text(path, data)  # the native parser crashes on damaged files
         try:
-            booster = lgb.Booster(model_file=str(path))
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ModelLoadError(f"{path}: not a LightGBM text model (not UTF-8 text)") from None
+        try:
+            with quiet_native_output():
+                booster = lgb.Booster(model_str=text)
         except Exception as exc:  # LightGBMError for malformed files; OSError-like otherwise
             raise ModelLoadError(
                 f"{path}: not a LightGBM text model ({_first_line(exc)})"
@@ -203,9 +224,12 @@ class _XGBoostBackend:
 
     def load(self, path: Path) -> _TreeModel:
         xgb = _import_library("xgboost", "pip install 'rankaudit[xgboost]'")
+        data = _read_model_file(path)
+        check_xgboost_file(path, data)  # a damaged UBJSON file can crash the native parser
         booster = xgb.Booster()
         try:
-            booster.load_model(str(path))
+            with quiet_native_output():
+                booster.load_model(bytearray(data))
         except Exception as exc:  # XGBoostError for malformed files
             raise ModelLoadError(f"{path}: not an XGBoost model ({_first_line(exc)})") from None
         if booster.feature_names is None:

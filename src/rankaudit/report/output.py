@@ -1,10 +1,13 @@
 """Write a report's files all or nothing: every output is first written under a temporary
 name next to its target, and only when all of them are complete are they renamed into place.
-A failure (a full disk, a browser that cannot print) leaves no partial file behind."""
+A failure (a full disk, a browser that cannot print) leaves no partial file behind, and a run
+removes the temporaries of its outputs that a killed earlier run left."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +15,7 @@ from pathlib import Path
 from rankaudit.errors import InputFileError, ParameterError
 from rankaudit.report.pdf import print_pdf
 
-__all__ = ["check_outputs", "write_outputs"]
+__all__ = ["check_outputs", "remove_stale_temporaries", "write_outputs"]
 
 
 def check_outputs(**outputs: Path | None) -> None:
@@ -44,6 +47,46 @@ def _temporary(path: Path, suffix: str) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix}")
 
 
+def _stale_pattern(path: Path) -> re.Pattern[str]:
+    """The names `_temporary` gives the temporaries of `path`; group 1 is the writer's PID."""
+    return re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]{{8}}\.tmp(?:\.\w+)?")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` may still be running (and writing its temporaries)."""
+    if pid == os.getpid() or os.name != "posix":
+        # Our own PID: another thread's report in progress. Off POSIX, os.kill would not probe
+        # but kill, so nothing is taken for dead.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or not a PID at all: leave the file alone
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporaries of `path` left behind by a writer that no longer runs (a killed
+    run: its own failure paths remove them otherwise); returns the removed files. Temporaries of
+    running processes are kept."""
+    pattern = _stale_pattern(path)
+    removed: list[Path] = []
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return removed  # check_outputs reports an unusable folder
+    for sibling in siblings:
+        match = pattern.fullmatch(sibling.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            sibling.unlink()
+            removed.append(sibling)
+    return removed
+
+
 def _write(path: Path, data: bytes) -> None:
     try:
         with path.open("xb") as handle:
@@ -62,10 +105,17 @@ def write_outputs(
     browser: Path | None = None,
 ) -> dict[str, int]:
     """Write the requested outputs (HTML, JSON, and a PDF printed from the HTML) atomically as
-    a set; returns each written file's size in bytes by kind."""
-    temps: dict[Path, Path] = {}
+    a set; returns each written file's size in bytes by kind.
+
+    Every temporary is registered before it is created, so that any failure (a full disk
+    midway through a write, a browser that cannot print, an interrupt) removes all of them;
+    temporaries of the same outputs left by a killed earlier run are removed first."""
+    for target in (html_path, json_path, pdf_path):
+        if target is not None:
+            remove_stale_temporaries(target)
+    created: list[Path] = []  # every temporary of this call, removed whatever happens
+    moves: list[tuple[Path, Path]] = []
     sizes: dict[str, int] = {}
-    scratch: list[Path] = []
     try:
         page: Path | None = None
         if html_path is not None or pdf_path is not None:
@@ -73,33 +123,31 @@ def write_outputs(
             target = html_path if html_path is not None else pdf_path
             assert target is not None
             page = _temporary(target, ".html")
+            created.append(page)
             _write(page, content)
             if html_path is not None:
-                temps[page] = html_path
+                moves.append((page, html_path))
                 sizes["html"] = len(content)
-            else:
-                scratch.append(page)
         if json_path is not None:
             content = json()
             temp = _temporary(json_path, ".json")
+            created.append(temp)
             _write(temp, content)
-            temps[temp] = json_path
+            moves.append((temp, json_path))
             sizes["json"] = len(content)
         if pdf_path is not None:
             assert page is not None
             temp = _temporary(pdf_path, ".pdf")
-            scratch.append(temp)  # the browser creates it; removed on failure
+            created.append(temp)  # the browser creates it
             print_pdf(page, temp, browser=browser)
-            scratch.remove(temp)
-            temps[temp] = pdf_path
             sizes["pdf"] = temp.stat().st_size
-        for temp, final in temps.items():
+            moves.append((temp, pdf_path))
+        for temp, final in moves:
             os.replace(temp, final)
-    except BaseException:
-        for temp in [*temps, *scratch]:
-            temp.unlink(missing_ok=True)
-        raise
     finally:
-        for temp in scratch:
-            temp.unlink(missing_ok=True)
+        # Renamed temporaries are gone already; the rest (a scratch page, a half-written
+        # file after ENOSPC) must not stay behind as hidden files.
+        for temp in created:
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
     return sizes

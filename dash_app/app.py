@@ -23,7 +23,7 @@ from dash.exceptions import DependencyException
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
-from dash_app.pages import features, not_found, overview, timeline
+from dash_app.pages import exposure, features, not_found, overview, timeline
 from rankaudit.errors import NotFoundError
 from rankaudit.views import WorkspaceSession
 from rankaudit.views.query import MAX_PARAM_LENGTH
@@ -125,6 +125,12 @@ def _shell(session: WorkspaceSession) -> html.Div:
                                 className="nav-link",
                                 id="nav-features",
                             ),
+                            dcc.Link(
+                                "Exposure",
+                                href="/exposure",
+                                className="nav-link",
+                                id="nav-exposure",
+                            ),
                         ],
                         className="nav",
                     ),
@@ -168,7 +174,7 @@ def create_app(session: WorkspaceSession) -> Dash:
         title=f"rankaudit · {session.workspace.name}",
         update_title="",
     )
-    for page in (overview, timeline, features, not_found):
+    for page in (overview, timeline, features, exposure, not_found):
         page.register(app, session)
     app.layout = _shell(session)
     _refuse_bad_requests(app)

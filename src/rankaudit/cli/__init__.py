@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from rankaudit.cli import _attribute, _compare, _drift, _init, _report, _serve, _workspace
+from rankaudit.cli import (
+    _attribute,
+    _compare,
+    _drift,
+    _exposure,
+    _init,
+    _report,
+    _serve,
+    _workspace,
+)
 
 __all__ = ["app", "main"]
 
@@ -54,7 +63,7 @@ def _restore(previous: str | None) -> None:
         os.environ[TRUST_ENV] = previous
 
 
-for _module in (_workspace, _init, _compare, _attribute, _serve, _report, _drift):
+for _module in (_workspace, _init, _compare, _attribute, _serve, _report, _drift, _exposure):
     _module.register(app)
 
 

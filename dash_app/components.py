@@ -133,9 +133,12 @@ def graph(
     toolbar: bool = True,
     **style: Any,
 ) -> dcc.Graph:
-    """A figure with the app's toolbar settings (`toolbar=False`: none, for small graphs)."""
+    """A figure with the app's graph settings; plotly's toolbar is hidden (`toolbar` is kept
+    for callers that still name it)."""
     extra: dict[str, Any] = {} if id is None else {"id": id}
-    config: Any = _GRAPH_CONFIG if toolbar else {**_GRAPH_CONFIG, "displayModeBar": False}
+    # plotly's toolbar stays hidden: it covered titles and legends on every chart.
+    del toolbar
+    config: Any = {**_GRAPH_CONFIG, "displayModeBar": False}
     return dcc.Graph(figure=figure, config=config, style=style or None, **extra)
 
 

@@ -24,6 +24,7 @@ from waitress.server import create_server
 
 from dash_app.app import create_app
 from dash_app.auth import AuthMiddleware, Credentials, StartResponse, WSGIApp
+from dash_app.transfer import Compressed
 from rankaudit.errors import ParameterError
 from rankaudit.views import FeaturesQuery, WorkspaceSession
 
@@ -182,7 +183,7 @@ def make_server(
     `check_exposure`) for an exposed host without credentials, or a malformed host name."""
     check_exposure(host, credentials)
     app = create_app(session)
-    wsgi: WSGIApp = app.server
+    wsgi: WSGIApp = Compressed(app.server)
     if credentials is not None:
         wsgi = AuthMiddleware(wsgi, credentials)
     # The Host check comes first: a rebound page learns nothing, not even that auth exists.
@@ -251,14 +252,25 @@ def serve(
     warm: bool = True,
     allowed_hosts: tuple[str, ...] = (),
 ) -> None:
-    """Serve until interrupted. The rankers and the log index load before the URL is
-    announced; with `warm`, the overview and the Features page's default view are computed in
-    the background."""
+    """Serve until interrupted. The rankers, the log index and, with `warm`, the overview
+    (both rankers over every held-out request, the slowest page: seconds) are computed before
+    the URL is announced, with a log line saying so; the Features page's default view is then
+    computed in the background."""
     server = make_server(
         session, host=host, port=port, credentials=credentials, allowed_hosts=allowed_hosts
     )
     session.warm(overview=False)
     if warm:
+        log.info(
+            "computing the overview before serving: %s vs %s over the %d requests of the "
+            "held-out period, and their surprise scores",
+            *session.models,
+            session.holdout_requests(),
+        )
+        try:
+            session.overview()
+        except Exception:  # the page shows the error when visited
+            log.exception("computing the overview failed")
         threading.Thread(target=_warm, args=(session,), daemon=True, name="warm").start()
     on_ready(server_url(host, int(server.effective_port)))
     try:
@@ -268,11 +280,7 @@ def serve(
 
 
 def _warm(session: WorkspaceSession) -> None:
-    for name, compute in (
-        ("the overview", session.overview),
-        ("the features page", lambda: session.features(FeaturesQuery())),
-    ):
-        try:
-            compute()
-        except Exception:  # the page shows the error when visited
-            log.exception("computing %s in the background failed", name)
+    try:
+        session.features(FeaturesQuery())
+    except Exception:  # the page shows the error when visited
+        log.exception("computing the features page in the background failed")

@@ -11,6 +11,7 @@ import pytest
 from dash_app.pages import timeline
 from rankaudit.attribution.grouping import DEFAULT_TOP
 from rankaudit.figures import attribution_bars, attribution_waterfall
+from rankaudit.text import plotly_text
 from rankaudit.views import TimelineQuery, WorkspaceSession
 from tests.app.conftest import BUG_REQUEST, BUG_TWEET, BUG_USER, find, has_class, text_of
 from tests.wide import GROUP_SIZES, WideTruth, write_wide_workspace
@@ -57,7 +58,9 @@ def test_the_panel_switches_to_feature_groups(wide: tuple[WideTruth, WorkspaceSe
     for trace, method in zip(figure.data, ("shap", "ig"), strict=True):
         assert len(trace.x) == len(GROUP_SIZES) == 7
         assert list(trace.x) == grouped[method].tolist()
-        assert list(trace.y) == [f"{g} ({GROUP_SIZES[g]} features)" for g in grouped["group"]]
+        # Group names are free text from the spec: drawn escaped (one holds markup).
+        expected = [plotly_text(f"{g} ({GROUP_SIZES[g]} features)") for g in grouped["group"]]
+        assert list(trace.y) == expected
     assert f"top: {view.top_group}" in text_of(panel)
     waterfall = timeline.render_explanation(session, {**data, "chart": "waterfall"}, "groups")
     (trace,) = find(waterfall, "explain-figure").figure.data

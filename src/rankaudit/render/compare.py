@@ -8,6 +8,7 @@ shown as escapes.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 from rich.console import Group, RenderableType
@@ -244,17 +245,21 @@ def population_tables(population: PopulationComparison) -> Group:
     return Group(*parts, heads)
 
 
-def surprises_table(surprises: SurpriseList, top: int) -> Table:
+def surprises_table(
+    surprises: SurpriseList, top: int, *, why: Mapping[str, str] | None = None
+) -> Table:
     """The `top` most surprising requests with their components and the feature furthest
-    outside its training range."""
+    outside its training range; with `why` (request id -> line, e.g.
+    `attribution.disagreement.why_surprising`), a "why surprising" column."""
     first, second = surprises.models
     graded = surprises.graded is not None
     names = GRADED_COMPONENT_NAMES if graded else {}
     weights = ", ".join(f"{names.get(c, c)} {surprises.weights[c]:.2f}" for c in COMPONENTS)
     table = Table(
         title=log_text(
-            f"most surprising of {surprises.requests} requests ({second} audited against "
-            f"{first}, top {surprises.settings.k})"
+            f"the {min(top, surprises.requests)} most surprising of {surprises.requests} "
+            f"requests ({second} audited against {first}; components over each request's "
+            f"top {surprises.settings.k})"
         ),
         caption=Text(
             f"surprise = weighted mean of the components ({weights}); relevance: "
@@ -273,6 +278,8 @@ def surprises_table(surprises: SurpriseList, top: int) -> Table:
     table.add_column("irrelevant ▲" if graded else "unengaged ▲", justify="right")
     table.add_column("out of range", justify="right")
     table.add_column("furthest outside training range")
+    if why is not None:
+        table.add_column("why surprising")
     for row in surprises.top(top).to_dict("records"):
         feature = row["feature"]
         detail = (
@@ -294,5 +301,6 @@ def surprises_table(surprises: SurpriseList, top: int) -> Table:
             _fmt(row["promoted_unengaged"], 2),
             _fmt(row["out_of_range"], 2),
             detail,
+            *([] if why is None else [log_text(why.get(str(row[schema.REQUEST_ID]), "—"))]),
         )
     return table

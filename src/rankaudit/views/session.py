@@ -38,6 +38,8 @@ from rankaudit.attribution import (
     background_sample,
 )
 from rankaudit.compare import CompareSettings, SurpriseSettings
+from rankaudit.compare.surprise import FeatureRanges
+from rankaudit.data import schema
 from rankaudit.data.index import MAX_ID_LENGTH, ViewerIndex, build_viewer_index
 from rankaudit.errors import NotFoundError, ParameterError
 from rankaudit.importance import attribute_sample, sample_requests
@@ -379,6 +381,19 @@ class WorkspaceSession:
     @property
     def overview_ready(self) -> bool:
         return self._overview.ready
+
+    def holdout_requests(self) -> int:
+        """The requests the overview compares: those served from `holdout_from` on (every
+        request without a holdout)."""
+        served = self.index.requests[schema.SERVED_AT]
+        holdout = self.workspace.holdout_from
+        return int(len(served) if holdout is None else (served >= holdout).sum())
+
+    def feature_ranges(self) -> FeatureRanges | None:
+        """The training range of each continuous feature (requests served before the holdout),
+        from the overview once it is computed (`serve` computes it first); None before, or
+        without a training period."""
+        return self.overview().surprises.ranges if self.overview_ready else None
 
     def overview(self) -> OverviewView:
         """The overview (computed once per session: seconds on a 1M-row log)."""

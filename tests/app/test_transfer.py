@@ -1,0 +1,77 @@
+"""Compressed responses and immutable caching of the fingerprinted bundles (dash_app.transfer),
+checked on the demo app's own WSGI stack without a browser."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import sys
+from typing import Any
+
+from dash_app.app import create_app
+from dash_app.transfer import IMMUTABLE, Compressed, is_fingerprinted
+from rankaudit.views import WorkspaceSession
+
+
+def _get(
+    app: Any, path: str, *, encoding: str = "gzip, deflate, br"
+) -> tuple[str, dict[str, str], bytes]:
+    path, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8050",
+        "HTTP_HOST": "127.0.0.1:8050",
+        "HTTP_ACCEPT_ENCODING": encoding,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+    }
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen.update(status=status, headers={k.lower(): v for k, v in headers})
+
+    body = b"".join(app(environ, start_response))
+    return seen["status"], seen["headers"], body
+
+
+def test_fingerprinted_urls() -> None:
+    assert is_fingerprinted("/_dash-component-suites/dash/dcc/dash_core_components.v4_4_1m1.js", "")
+    assert not is_fingerprinted("/_dash-component-suites/dash/dcc/dash_core_components.js", "")
+    assert is_fingerprinted("/assets/style.css", "m=1717000000")
+    assert not is_fingerprinted("/assets/style.css", "")
+    assert not is_fingerprinted("/timeline/u1", "m=1")
+
+
+def test_bundles_are_gzipped_and_immutable(session: WorkspaceSession) -> None:
+    app = Compressed(create_app(session).server)
+    status, headers, index = _get(app, "/")
+    assert status.startswith("200")
+    html = (
+        gzip.decompress(index).decode()
+        if headers.get("content-encoding") == "gzip"
+        else index.decode()
+    )
+    bundles = re.findall(r'src="(/_dash-component-suites/[^"]+\.js)"', html)
+    assert bundles, "the index page names its bundles"
+    for url in bundles:
+        status, headers, body = _get(app, url)
+        assert status.startswith("200"), url
+        assert headers["cache-control"] == IMMUTABLE
+        if len(body) > 1024:
+            assert headers["content-encoding"] == "gzip"
+            assert int(headers["content-length"]) == len(body)
+            _, plain_headers, plain = _get(app, url, encoding="identity")
+            assert "content-encoding" not in plain_headers
+            assert gzip.decompress(body) == plain  # the same bytes, compressed
+            again = _get(app, url)  # served from the memory cache, same answer
+            assert again[2] == body
+            assert again[1]["cache-control"] == IMMUTABLE
+    # The callbacks' JSON is compressed too, but never cached as immutable.
+    status, headers, body = _get(app, "/_dash-layout")
+    assert status.startswith("200")
+    assert "immutable" not in headers.get("cache-control", "")

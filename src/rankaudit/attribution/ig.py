@@ -13,8 +13,8 @@ f(row) - mean f(baselines) exactly in the limit of many steps.
   remaining jump f(b_num, x_cat) - f(b_num, b_cat) is split between the categorical features by
   exact Shapley values (2^k evaluations for k categorical features).
 
-All heads and the final score are explained from one forward pass per chunk (one backward per
-target), in chunks sized to stay in cache; `tests/attribution` checks that the values equal
+All heads and the final score are explained from one forward pass and one vectorised backward
+per chunk (`is_grads_batched`), in chunks sized to stay in cache, on the settings' device; `tests/attribution` checks that the values equal
 captum's `IntegratedGradients` with the same method and steps.
 """
 
@@ -32,6 +32,7 @@ from captum.attr._utils.approximation_methods import approximation_parameters
 from rankaudit.attribution.base import GroupExplanation
 from rankaudit.attribution.groups import Group
 from rankaudit.attribution.settings import FINAL, AttributionSettings
+from rankaudit.models.torch_ranker import resolve_device
 
 __all__ = ["TorchIntegratedGradients"]
 
@@ -47,7 +48,14 @@ class TorchIntegratedGradients:
         self, ranker: Any, targets: tuple[str, ...], settings: AttributionSettings
     ) -> None:
         self.ranker = ranker
-        self.module = ranker.module
+        self.device = resolve_device(settings.device)
+        # A ranker keeps its own module on the CPU for scoring; IG runs on a copy on the device.
+        on_device = getattr(ranker, "module_on", None)
+        self.module = ranker.module if on_device is None else on_device(self.device)
+        #: One vectorised backward for every target: it saves per-call launches on an
+        #: accelerator, but on the CPU it is slower than one backward per target (measured in
+        #: benchmarks/attribution.py); off too once a module proves vmap cannot batch it.
+        self.batched_heads = self.device.type != "cpu"
         self.targets = targets
         self.settings = settings
         self.numeric = tuple(ranker.numeric_features)
@@ -63,7 +71,7 @@ class TorchIntegratedGradients:
                 weights = [1.0 if h == target else 0.0 for h in heads]
             columns.append(weights)
         # outputs [M, n_heads] @ projection [n_heads, n_targets] -> every target at once.
-        self.projection = torch.tensor(columns, dtype=torch.float32).T
+        self.projection = torch.tensor(columns, dtype=torch.float32, device=self.device).T
         # IG is linear in the explained function: when every head is explained, the final
         # score's attributions are the weighted sum of the heads', one backward pass fewer.
         self.derive_final = FINAL in targets and bool(heads) and set(heads) <= set(targets)
@@ -79,7 +87,7 @@ class TorchIntegratedGradients:
     def _embed(self, x_cat: torch.Tensor) -> torch.Tensor:
         embeddings = self.module.inputs.embeddings
         if not len(embeddings):
-            return torch.zeros((x_cat.shape[0], 0, 1))
+            return torch.zeros((x_cat.shape[0], 0, 1), device=self.device)
         return torch.stack([e(x_cat[:, j]) for j, e in enumerate(embeddings)], dim=1)
 
     def _targets(self, out: torch.Tensor, projection: torch.Tensor | None = None) -> torch.Tensor:
@@ -118,8 +126,8 @@ class TorchIntegratedGradients:
         `fixed` inputs are held at their values along the path.
         """
         step_sizes, alphas = approximation_parameters("gausslegendre")
-        weights = torch.tensor(step_sizes(steps), dtype=torch.float32)
-        alpha = torch.tensor(alphas(steps), dtype=torch.float32)
+        weights = torch.tensor(step_sizes(steps), dtype=torch.float32, device=self.device)
+        alpha = torch.tensor(alphas(steps), dtype=torch.float32, device=self.device)
         chunk = max(1, CHUNK_ROWS // steps)
         results: list[list[torch.Tensor]] | None = None
         for start in range(0, x[0].shape[0], chunk):
@@ -135,19 +143,47 @@ class TorchIntegratedGradients:
             out = forward(*paths, *held)
             if results is None:
                 results = [[] for _ in range(out.shape[1])]
-            last = out.shape[1] - 1
+            per_input = []
+            for grad, di in zip(self._gradients(out, paths), diffs, strict=True):
+                # grad: [targets, steps * P, ...] -> weighted sum over the path, times x - b.
+                view = (1, steps) + (1,) * di.ndim
+                grad = grad.reshape(grad.shape[0], steps, *di.shape)
+                attribution = (grad * weights.view(view)).sum(1) * di.unsqueeze(0)
+                if attribution.ndim == 4:  # an embedding: one value per feature
+                    attribution = attribution.sum(dim=3)
+                per_input.append(attribution)
+            merged = torch.cat(per_input, dim=2).detach()
             for t in range(out.shape[1]):
-                grads = torch.autograd.grad(out[:, t].sum(), paths, retain_graph=t < last)
-                per_input = []
-                for grad, di in zip(grads, diffs, strict=True):
-                    view = (steps,) + (1,) * di.ndim
-                    attribution = (grad.reshape(steps, *di.shape) * weights.view(view)).sum(0) * di
-                    if attribution.ndim == 3:  # an embedding: one value per feature
-                        attribution = attribution.sum(dim=2)
-                    per_input.append(attribution)
-                results[t].append(torch.cat(per_input, dim=1).detach())
-        assert results is not None
+                results[t].append(merged[t])
+        if results is None:
+            raise ValueError("IG needs at least one (row, baseline) pair")
         return [torch.cat(parts, dim=0) for parts in results]
+
+    def _gradients(self, out: torch.Tensor, paths: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """d out[:, t] / d path for every target t: [targets, *path.shape] per input.
+
+        One vectorised backward (`is_grads_batched`) for every target at once; a module whose
+        operations vmap cannot batch falls back to one backward per target.
+        """
+        targets = out.shape[1]
+        if targets == 1:
+            return [g.unsqueeze(0) for g in torch.autograd.grad(out[:, 0].sum(), paths)]
+        if self.batched_heads:
+            eye = torch.eye(targets, dtype=out.dtype, device=out.device)
+            seeds = eye[:, None, :].expand(targets, out.shape[0], targets)
+            try:
+                return list(
+                    torch.autograd.grad(
+                        out, paths, grad_outputs=seeds, is_grads_batched=True, retain_graph=True
+                    )
+                )
+            except RuntimeError:  # an operation without a batching rule
+                self.batched_heads = False
+        per_target = [
+            torch.autograd.grad(out[:, t].sum(), paths, retain_graph=t < targets - 1)
+            for t in range(targets)
+        ]
+        return [torch.stack(grads) for grads in zip(*per_target, strict=True)]
 
     def _categorical_shapley(
         self, b_num: torch.Tensor, x_cat: torch.Tensor, b_cat: torch.Tensor
@@ -159,9 +195,9 @@ class TorchIntegratedGradients:
         values = {}
         with torch.no_grad():
             for subset in itertools.product((False, True), repeat=k):
-                mask = torch.tensor(subset, dtype=torch.bool)
+                mask = torch.tensor(subset, dtype=torch.bool, device=self.device)
                 values[subset] = self._f_raw(b_num, torch.where(mask, x_cat, b_cat)).T
-        out = torch.zeros((len(self.targets), pairs, k))
+        out = torch.zeros((len(self.targets), pairs, k), device=self.device)
         for j in range(k):
             for subset, value in values.items():
                 if subset[j]:
@@ -192,7 +228,7 @@ class TorchIntegratedGradients:
             if self.categorical:
                 integrated = self._integrate([x_num, x_emb], [b_num, b_emb], [], steps, embedded)
             else:
-                empty = torch.zeros((0, 0, 1))
+                empty = torch.zeros((0, 0, 1), device=self.device)
                 integrated = self._integrate(
                     [x_num],
                     [b_num],
@@ -226,42 +262,139 @@ class TorchIntegratedGradients:
         """[M, targets] float64, through the same function the attributions integrate."""
         with torch.no_grad():
             if self.embedded:
-                return self._f_embedded(num, self._embed(cat)).double().numpy()
-            return self._f_raw(num, cat).double().numpy()
+                return self._f_embedded(num, self._embed(cat)).double().cpu().numpy()
+            return self._f_raw(num, cat).double().cpu().numpy()
+
+    def _to_device(self, num: torch.Tensor, cat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return num.to(self.device), cat.to(self.device)
+
+    def _pair_sums(
+        self,
+        x_num: torch.Tensor,
+        x_cat: torch.Tensor,
+        b_num: torch.Tensor,
+        b_cat: torch.Tensor,
+        rows: np.ndarray,
+        bases: np.ndarray,
+        steps: int,
+    ) -> np.ndarray:
+        """Attributions of the pairs (rows[k], bases[k]) at `steps` points: [P, targets, F]."""
+        index, base = torch.as_tensor(rows), torch.as_tensor(bases)
+        per_target = self._pairs(x_num[index], x_cat[index], b_num[base], b_cat[base], steps)
+        return np.stack([v.double().cpu().numpy() for v in per_target], axis=1)
 
     def explain(self, group: Group) -> GroupExplanation:
-        x_num, x_cat = self.ranker.encode(group.rows)
-        b_num, b_cat = self.ranker.encode(group.baselines)
+        """Explain every row against the mean of the group's baselines, refining pair by pair.
+
+        Each (row, baseline) pair's own completeness error is known: the sum of its
+        attributions against f(row) - f(baseline), and a row's error is the mean of its pairs'
+        signed errors. A row that misses the tolerance on some output refines, on the output it
+        misses most, only the pairs whose errors push it out (four times the points, up to
+        `ig_pair_max_steps`), worst first and only as many as should bring it back, within the
+        row's budget: the points that refining every pair up to `ig_max_steps` would cost.
+        Rows still outside the tolerance are flagged `converged = False`.
+        """
+        settings = self.settings
+        x_num, x_cat = self._to_device(*self.ranker.encode(group.rows))
+        b_num, b_cat = self._to_device(*self.ranker.encode(group.baselines))
         n, m = x_num.shape[0], b_num.shape[0]
+        n_targets, n_features = len(self.targets), len(self.features)
         scores = self._scores(x_num, x_cat)
         base_scores = self._scores(b_num, b_cat)
         reference = np.broadcast_to(base_scores.mean(axis=0), scores.shape)
         expected = scores - reference
-        attributions = np.zeros((len(self.targets), n, len(self.features)))
-        converged = np.zeros(n, dtype=bool)
-        todo = np.arange(n)
-        steps = self.settings.ig_steps
-        while len(todo):
-            rows = torch.as_tensor(todo).repeat_interleave(m)
-            bases = torch.arange(m).repeat(len(todo))
-            per_target = self._pairs(x_num[rows], x_cat[rows], b_num[bases], b_cat[bases], steps)
-            for t, values in enumerate(per_target):
-                attributions[t, todo] = (
-                    values.double().numpy().reshape(len(todo), m, -1).mean(axis=1)
-                )
-            error = np.abs(attributions[:, todo].sum(axis=2) - expected[todo].T)
-            ok = (error <= self.settings.tolerance * np.abs(expected[todo].T)) | (
-                error <= self.settings.absolute_floor
+        tolerance = np.maximum(settings.tolerance * np.abs(expected), settings.absolute_floor)
+        # pair_expected[i, j, t] = f_t(row i) - f_t(baseline j): what pair (i, j) must sum to.
+        pair_expected = scores[:, None, :] - base_scores[None, :, :]
+        pairs = np.zeros((n, m, n_targets, n_features))
+        steps = np.full((n, m), settings.ig_steps, dtype=np.int64)
+        # A row compared with itself (the request reference) attributes exactly zero.
+        same = _same_pairs(x_num, x_cat, b_num, b_cat)
+        rows, bases = np.nonzero(~same)
+        if len(rows):
+            pairs[rows, bases] = self._pair_sums(
+                x_num, x_cat, b_num, b_cat, rows, bases, settings.ig_steps
             )
-            done = ok.all(axis=0)
-            converged[todo[done]] = True
-            if steps * 4 > self.settings.ig_max_steps:
+        spent = np.full(n, m * settings.ig_steps, dtype=np.int64)
+        budget = m * _schedule_cost(settings.ig_steps, settings.ig_max_steps)
+        while True:
+            row_error = np.abs(pairs.mean(axis=1).sum(axis=2) - expected)  # [n, targets]
+            failing = row_error > tolerance
+            todo = np.nonzero(failing.any(axis=1))[0]
+            if not len(todo):
                 break
-            todo = todo[~done]
-            steps *= 4
+            # The row's error is the mean of its pairs' signed errors: on the output that misses
+            # most, the pairs erring the row's way, in units of the row's tolerance, push it out.
+            worst = (row_error[todo] / tolerance[todo]).argmax(axis=1)
+            signed = (pairs[todo].sum(axis=3) - pair_expected[todo])[np.arange(len(todo)), :, worst]
+            direction = np.sign(signed.mean(axis=1))
+            over = direction[:, None] * signed / tolerance[todo, worst][:, None]
+            next_steps = steps[todo] * 4
+            wanted = (over > 0.0) & ~same[todo] & (next_steps <= settings.ig_pair_max_steps)
+            chosen = _within_budget(over, wanted, next_steps, budget - spent[todo])
+            if not chosen.any():
+                break
+            picked_rows, picked_bases = np.nonzero(chosen)
+            picked_rows = todo[picked_rows]
+            picked_steps = steps[picked_rows, picked_bases] * 4
+            for level in np.unique(picked_steps):
+                at = picked_steps == level
+                r, b = picked_rows[at], picked_bases[at]
+                pairs[r, b] = self._pair_sums(x_num, x_cat, b_num, b_cat, r, b, int(level))
+                steps[r, b] = level
+                np.add.at(spent, r, int(level))
+        attributions = pairs.mean(axis=1).transpose(1, 0, 2)  # [targets, n, F]
+        row_error = np.abs(attributions.sum(axis=2).T - expected)
+        converged = (row_error <= tolerance).all(axis=1)
         return GroupExplanation(
-            attributions={t: attributions[i] for i, t in enumerate(self.targets)},
+            attributions={t: attributions[i].copy() for i, t in enumerate(self.targets)},
             scores={t: scores[:, i].copy() for i, t in enumerate(self.targets)},
             reference_scores={t: np.array(reference[:, i]) for i, t in enumerate(self.targets)},
             converged=converged,
         )
+
+
+def _schedule_cost(first: int, cap: int) -> int:
+    """Points per pair of refining first, 4*first, ... up to `cap` (the whole-row schedule)."""
+    total, steps = first, first
+    while steps * 4 <= cap:
+        steps *= 4
+        total += steps
+    return total
+
+
+def _same_pairs(
+    x_num: torch.Tensor, x_cat: torch.Tensor, b_num: torch.Tensor, b_cat: torch.Tensor
+) -> np.ndarray:
+    """[n, m] True where row i equals baseline j in every input (its IG is exactly zero)."""
+    same = (x_num[:, None, :] == b_num[None, :, :]).all(dim=2)
+    if x_cat.shape[1]:
+        same &= (x_cat[:, None, :] == b_cat[None, :, :]).all(dim=2)
+    return np.asarray(same.cpu().numpy(), dtype=bool)
+
+
+def _within_budget(
+    over: np.ndarray, wanted: np.ndarray, cost: np.ndarray, left: np.ndarray
+) -> np.ndarray:
+    """The pairs each row refines: worst first, only as many as should bring the row within
+    its tolerance, and only while their cost fits the row's budget.
+
+    `over` is each pair's error in units of its share; the row is within tolerance when the
+    mean of the pairs' errors is under one share, and four times the points cut a pair's error
+    about fourfold (ReLU networks converge as 1/points), so the row refines the shortest prefix
+    of its worst pairs after which the predicted mean error is below 0.8 of a share.
+    """
+    pairs = over.shape[1]
+    ranked = np.argsort(np.where(wanted, -over, np.inf), axis=1, kind="stable")
+    ranked_over = np.take_along_axis(np.where(wanted, over, 0.0), ranked, axis=1)
+    ranked_cost = np.take_along_axis(np.where(wanted, cost, 0), ranked, axis=1)
+    predicted = over.sum(axis=1, keepdims=True) - 0.75 * np.cumsum(ranked_over, axis=1)
+    # Refine up to and including the first pair after which the prediction is good enough.
+    enough = np.concatenate(
+        [np.zeros((len(over), 1), dtype=bool), predicted[:, :-1] <= 0.8 * pairs], axis=1
+    )
+    needed: np.ndarray = ~np.logical_or.accumulate(enough, axis=1)
+    fits = np.cumsum(ranked_cost, axis=1) <= left[:, None]
+    chosen = np.zeros_like(wanted)
+    np.put_along_axis(chosen, ranked, needed & fits, axis=1)
+    return np.asarray(chosen & wanted, dtype=bool)

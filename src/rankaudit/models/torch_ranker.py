@@ -24,6 +24,7 @@ becomes a ModelLoadError: a factory calling ``sys.exit(0)`` must not end a run a
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import importlib
 import json
@@ -45,7 +46,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from rankaudit.errors import ModelLoadError
+from rankaudit.errors import ModelLoadError, ParameterError
 from rankaudit.models.base import (
     ModelConfig,
     check_options,
@@ -78,6 +79,7 @@ __all__ = [
     "TorchRanker",
     "encode_features",
     "load_state_dict_file",
+    "resolve_device",
     "save_builtin_torch",
 ]
 
@@ -92,6 +94,25 @@ _CONVERSION_HINT = (
 #: Factories inside rankaudit itself that only build a module (the demo's ground truth): they run
 #: no code from the workspace, so they need no trust, like the builtin architectures.
 _RANKAUDIT_FACTORIES = frozenset({"rankaudit.synth.truth_model:build_truth_module"})
+
+
+def resolve_device(name: str) -> torch.device:
+    """Return the torch device for `name` (auto, cpu, cuda, mps): `auto` picks CUDA, then MPS,
+    then the CPU; raises ParameterError when the named accelerator is not available."""
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if name == "cpu" or (name == "cuda" and cuda) or (name == "mps" and mps):
+        return torch.device(name)
+    if name in ("cuda", "mps"):
+        raise ParameterError(
+            f"--device {name}: no {name.upper()} device is available to torch on this machine; "
+            "use --device cpu (or auto, which falls back to the CPU)"
+        )
+    raise ParameterError(
+        f"The 'device' option must be one of auto, cpu, cuda, mps. Got {name!r} instead."
+    )
 
 
 def _one_line(exc: BaseException, limit: int = 300) -> str:
@@ -447,10 +468,25 @@ class TorchRanker:
     #: Lines for `validate`: how the inputs were decided, where the feature list came from.
     notes: tuple[str, ...] = ()
     _indexes: Mapping[str, pd.Index] = field(init=False, repr=False)
+    _on_device: dict[str, nn.Module] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         indexes = {f: pd.Index(list(v), dtype=object) for f, v in self.vocabularies.items()}
         object.__setattr__(self, "_indexes", MappingProxyType(indexes))
+        object.__setattr__(self, "_on_device", {})
+
+    def module_on(self, device: torch.device | str) -> nn.Module:
+        """Return the module on `device`: the ranker's own on the CPU, else a copy made once
+        (scoring keeps using the CPU module, so the two never mix tensors)."""
+        device = torch.device(device)
+        if device.type == "cpu":
+            return self.module
+        key = str(device)
+        if key not in self._on_device:
+            moved = copy.deepcopy(self.module).to(device)
+            _set_eval(moved)
+            self._on_device[key] = moved
+        return self._on_device[key]
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> Self:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -41,7 +41,10 @@ from rankaudit.store.query import open_attribution_stores
 from rankaudit.timeline import load_side_by_side
 from rankaudit.workspace import Workspace
 
-__all__ = ["TweetExplanation", "explain_tweet"]
+if TYPE_CHECKING:
+    from rankaudit.attribution.rank import RankSettings
+
+__all__ = ["RankLevelExplanation", "TweetExplanation", "explain_ranks", "explain_tweet"]
 
 
 #: The order in which methods are listed.
@@ -262,3 +265,133 @@ def explain_tweet(
         sources=sources,
         groups=feature_groups(workspace.spec, attributions["feature"].astype(str)),
     )
+
+
+# -- rank-level explanations (`explain --quantity rank|topk|exposure|listwise`) -------------
+
+#: The quantities of `explain --quantity` besides today's `score`.
+RANK_LEVEL_QUANTITIES = ("rank", "topk", "exposure", "listwise")
+#: Training-window rows whose mean (numeric) and mode (categorical) is the `global` reference
+#: of rank explanations: a single reference row, so a larger sample than SHAP's background.
+GLOBAL_REFERENCE_ROWS = 256
+
+
+@dataclass(frozen=True)
+class RankLevelExplanation:
+    """Rank-level explanations of one request under two models.
+
+    `quantity` rank, topk or exposure: `results` holds each model's `RankExplanation` of
+    `tweet` (all three quantities; `quantity` is the one shown first); listwise: each model's
+    `ListwiseExplanation` (Kendall tau to its own order, NDCG@k when the request has a relevant
+    candidate, RBO to the other model's order) and `disagreement` of the two models."""
+
+    view: RequestComparison
+    tweet: str | None
+    quantity: str
+    by: str
+    results: Mapping[str, Any]
+    disagreement: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values: request_id, user_id, tweet_id, quantity, by, models (each model's
+        explanation as its own `to_dict`) and, for listwise, disagreement."""
+        out: dict[str, Any] = {
+            "request_id": self.view.request_id,
+            "user_id": self.view.user_id,
+            "tweet_id": self.tweet,
+            "quantity": self.quantity,
+            "by": self.by,
+            "models": {m: r.to_dict() for m, r in self.results.items()},
+        }
+        if self.disagreement is not None:
+            out["disagreement"] = self.disagreement.to_dict()
+        return out
+
+
+def explain_ranks(
+    workspace: Workspace,
+    *,
+    quantity: str,
+    user: str | None = None,
+    request: str | None = None,
+    tweet: str | None = None,
+    by: By = "feature",
+    models: tuple[str, str] = ("baseline", "deep"),
+    settings: RankSettings | None = None,
+    reference: str = "request",
+) -> RankLevelExplanation:
+    """Explain `tweet`'s rank, top-k membership or exposure (default tweet: the biggest mover,
+    as `explain_tweet`), or the whole request's order (`listwise`), for both `models`, in the
+    request chosen as `load_side_by_side` does; players are features or, `by="group"`, the
+    spec's feature groups. `settings`: a `RankSettings` (default: its defaults). `reference`:
+    `request` (the request's candidates) or, for the rank quantities, `global` (the same
+    statistics over a seeded background sample of the training window). Raises
+    AttributionError for an unknown quantity or reference, NotFoundError for a tweet outside
+    the request."""
+    from rankaudit.attribution.disagreement import explain_disagreement
+    from rankaudit.attribution.grouping import group_members
+    from rankaudit.attribution.listwise import explain_listwise
+    from rankaudit.attribution.rank import RankSettings, explain_rank, request_reference
+
+    if quantity not in RANK_LEVEL_QUANTITIES:
+        raise AttributionError(
+            f"unknown quantity {quantity!r}; valid: score, {', '.join(RANK_LEVEL_QUANTITIES)}"
+        )
+    by = check_by(by, "explain_ranks")
+    if reference not in ("request", "global") or (reference == "global" and quantity == "listwise"):
+        raise AttributionError(
+            f"unknown reference {reference!r} for quantity {quantity!r}; valid: request"
+            + ("" if quantity == "listwise" else ", global")
+        )
+    settings = RankSettings() if settings is None else settings
+    view = load_side_by_side(workspace, user=user, request=request, models=models)
+    rows = view.rows.reset_index(drop=True)
+    frame = rows.drop(
+        columns=["score_a", "score_b", "position_a", "position_b", "displacement"], errors="ignore"
+    )
+    rankers = {m: workspace.ranker(m) for m in models}
+
+    def groups(features: tuple[str, ...]) -> dict[str, tuple[str, ...]] | None:
+        return (group_members(features, workspace.spec) or None) if by == "group" else None
+
+    results: dict[str, Any] = {}
+    if quantity == "listwise":
+        relevance = rows["relevance"].to_numpy(dtype=float) if "relevance" in rows else None
+        asked = ("kendall", "ndcg", "rbo") if relevance is not None and (relevance > 0).any() else ("kendall", "rbo")  # fmt: skip
+        for model, other in (models, models[::-1]):
+            ranker = rankers[model]
+            results[model] = explain_listwise(
+                ranker, frame, quantities=asked, relevance=relevance,
+                other_scores=rankers[other].score(frame),
+                groups=groups(tuple(ranker.feature_names)), settings=settings,
+            )  # fmt: skip
+        union = tuple(dict.fromkeys(f for r in rankers.values() for f in r.feature_names))
+        disagreement = explain_disagreement(
+            rankers[models[0]], rankers[models[1]], frame, groups=groups(union), settings=settings
+        )
+        return RankLevelExplanation(view, None, quantity, by, results, disagreement)
+    if tweet is None:
+        moves = rows.assign(move=rows["displacement"].abs()).sort_values(
+            ["move", schema.TWEET_ID], ascending=[False, True]
+        )
+        tweet = str(moves[schema.TWEET_ID].iat[0])
+    if tweet not in set(rows[schema.TWEET_ID].astype(str)):
+        raise NotFoundError(
+            f"tweet {tweet!r} is not a candidate of request {view.request_id} (viewer {view.user_id})"
+        )
+    background = (
+        background_sample(workspace, GLOBAL_REFERENCE_ROWS, settings.seed)
+        if reference == "global"
+        else None
+    )
+    for model, ranker in rankers.items():
+        values = None
+        if background is not None:
+            values = request_reference(
+                background, ranker.feature_names, ranker.categorical_features
+            )
+        results[model] = explain_rank(
+            ranker, frame, tweet, groups=groups(tuple(ranker.feature_names)), settings=settings,
+            reference=values,
+        )  # fmt: skip
+    return RankLevelExplanation(view, tweet, quantity, by, results)

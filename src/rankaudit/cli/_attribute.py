@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -79,6 +79,9 @@ def attribute(
         int,
         typer.Option(help="Cap of IG's Gauss-Legendre points; rows above 1% error get flagged."),
     ] = _IG_MAX_STEPS,
+    device: Annotated[
+        str, typer.Option(help="auto, cpu, cuda or mps: where torch rankers are explained.")
+    ] = "cpu",
     engine: EngineOption = "local",
     address: AddressOption = None,
     num_workers: WorkersOption = None,
@@ -97,7 +100,7 @@ def attribute(
     plan = plan_attribution(
         open_workspace(workspace, [model]), model, method=method, reference=reference, out=out, user=user,
         request=request, sample=sample, heads=heads, pair=(tweet, vs_tweet) if tweet and vs_tweet else None,
-        wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps), partitions=partitions,
+        wide=wide, settings=_settings(seed=seed, ig_max_steps=ig_max_steps, device=device), partitions=partitions,
         shap_groups=shap_groups,
     )  # fmt: skip
     runner = make_engine(engine, address=address, num_workers=num_workers)
@@ -115,13 +118,18 @@ def attribute(
     console.print(f"max relative completeness error: {worst:.3g}", markup=False)
 
 
-def _settings(**values: int) -> AttributionSettings:
+def _settings(**values: Any) -> AttributionSettings:
     from rankaudit.attribution.settings import AttributionSettings
 
     try:
-        return AttributionSettings(**values)
+        settings = AttributionSettings(**values)
     except ValueError as exc:
         raise ParameterError(str(exc)) from None
+    if settings.device != "cpu":  # fail here, in one line, not in a worker
+        from rankaudit.models.torch_ranker import resolve_device
+
+        resolve_device(settings.device)
+    return settings
 
 
 class ExplainBy(StrEnum):
@@ -132,6 +140,14 @@ class ExplainBy(StrEnum):
 class ExplainFormat(StrEnum):
     table = "table"
     json = "json"
+
+
+class ExplainQuantity(StrEnum):
+    score = "score"
+    rank = "rank"
+    topk = "topk"
+    exposure = "exposure"
+    listwise = "listwise"
 
 
 @handle_errors
@@ -166,6 +182,14 @@ def explain(
         ExplainFormat,
         typer.Option("--format", help="table (terminal), or json: every feature (or group)."),
     ] = ExplainFormat.table,
+    quantity: Annotated[
+        ExplainQuantity,
+        typer.Option(
+            help="score (why the score), rank / topk / exposure (why the tweet's position, other "
+            "candidates fixed), or listwise (why the whole order: Kendall τ, NDCG@k, RBO)."
+        ),
+    ] = ExplainQuantity.score,
+    k: Annotated[int, typer.Option("--k", help="Cut-off of topk and of listwise NDCG@k.")] = 10,
 ) -> None:
     """Both orderings of a request side by side, and why a tweet sits where it does."""
     import json
@@ -179,6 +203,11 @@ def explain(
         raise AttributionError(
             f"The 'top' parameter of explain must be an int >= 1. Got {top} instead."
         )
+    if quantity is not ExplainQuantity.score:
+        _explain_ranks(workspace, user=user, request=request, tweet=tweet, vs=vs, top=top,
+                       by=by.value, output=output, quantity=quantity.value, k=k,
+                       reference=reference)  # fmt: skip
+        return
     explanation = explain_tweet(
         open_workspace(workspace, vs), user=user, request=request, tweet=tweet, vs_tweet=vs_tweet,
         reference=reference, models=vs,
@@ -191,3 +220,34 @@ def explain(
     console.print(timeline_table(explanation.view))
     for model in vs:
         console.print(contributions_table(explanation, model, top=top, by=by.value))
+
+
+def _explain_ranks(
+    workspace: Path, *, user: str | None, request: str | None, tweet: str | None,
+    vs: tuple[str, str], top: int, by: str, output: ExplainFormat, quantity: str, k: int,
+    reference: str,
+) -> None:  # fmt: skip
+    """`explain --quantity rank|topk|exposure|listwise`: tables or one JSON document."""
+    import json
+    import sys
+
+    from rankaudit.attribution.rank import RankSettings
+    from rankaudit.explain import explain_ranks
+    from rankaudit.render import timeline_table
+    from rankaudit.render.attribution import rank_level_table
+
+    explanation = explain_ranks(
+        open_workspace(workspace, vs), quantity=quantity, user=user, request=request,
+        tweet=tweet, by=by, models=vs, settings=RankSettings(k=k), reference=reference,  # type: ignore[arg-type]
+    )  # fmt: skip
+    if output is ExplainFormat.json:
+        sys.stdout.write(json.dumps(explanation.to_dict(), indent=2, allow_nan=False) + "\n")
+        return
+    console = stdout_console()
+    console.print(timeline_table(explanation.view))
+    for model in vs:
+        console.print(rank_level_table(explanation, model, top=top))
+    if explanation.disagreement is not None:
+        console.print(
+            f"why the two rankers disagree: {explanation.disagreement.line()}", markup=False
+        )

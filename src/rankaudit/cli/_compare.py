@@ -204,17 +204,16 @@ def surprises(
         raise ParameterError(
             f"The 'top' parameter of surprises must be an int >= 1. Got {top!r} instead."
         )
+    loaded = open_workspace(workspace, vs)
     found = find_surprises(
-        open_workspace(workspace, vs),
-        models=vs,
-        settings=SurpriseSettings(k=k, p=p),
-        scope=scope.value,
+        loaded, models=vs, settings=SurpriseSettings(k=k, p=p), scope=scope.value
     )
-    from rankaudit.render.compare import surprises_table
 
-    _emit(
-        output,
-        lambda: found.to_dict(top=top),
-        lambda: found.to_frame(top=top),
-        lambda: surprises_table(found, top),
-    )
+    def table() -> Any:
+        from rankaudit.attribution.disagreement import why_surprising
+        from rankaudit.render.compare import surprises_table
+
+        listed = [str(r) for r in found.top(top)["request_id"]]
+        return surprises_table(found, top, why=why_surprising(loaded, listed, models=vs))
+
+    _emit(output, lambda: found.to_dict(top=top), lambda: found.to_frame(top=top), table)

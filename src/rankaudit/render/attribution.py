@@ -7,10 +7,10 @@ from rich.table import Table
 from rich.text import Text
 
 from rankaudit.attribution.grouping import DEFAULT_TOP, By
-from rankaudit.explain import TweetExplanation
+from rankaudit.explain import RankLevelExplanation, TweetExplanation
 from rankaudit.render._text import log_text
 
-__all__ = ["completeness_table", "contributions_table"]
+__all__ = ["completeness_table", "contributions_table", "rank_level_table"]
 
 
 def completeness_table(completeness: pd.DataFrame) -> Table:
@@ -72,4 +72,68 @@ def contributions_table(
                 Text(f"{number:+.4f}", style="green" if number > 0 else "red" if number < 0 else "")
             )
         table.add_row(label, second, *cells)
+    return table
+
+
+#: The column titles of each rank-level quantity, and its number format.
+_RANK_COLUMNS = {
+    "rank": ("Δ rank", "{:+.2f}"),
+    "topk": ("Δ top-k", "{:+.3f}"),
+    "exposure": ("Δ exposure", "{:+.4f}"),
+    "kendall": ("Δ Kendall τ", "{:+.4f}"),
+    "ndcg": ("Δ NDCG@k", "{:+.4f}"),
+    "rbo": ("Δ RBO", "{:+.4f}"),
+}
+
+
+def rank_level_table(
+    explanation: RankLevelExplanation, model: str, *, top: int = DEFAULT_TOP
+) -> Table:
+    """One model's rank-level Shapley values: the `top` players by |first quantity| (the asked
+    one first), one column per quantity; the caption gives each quantity at the tweet's (or the
+    list's) own features, at the request reference, and their difference, which the full
+    column sums to. Negative Δ rank moves the tweet up."""
+    result = explanation.results[model]
+    if explanation.quantity == "listwise":
+        quantities = list(result.quantities)
+        what = f"request {explanation.view.request_id}: the whole order"
+    else:
+        quantities = [
+            explanation.quantity,
+            *(q for q in ("rank", "topk", "exposure") if q != explanation.quantity),
+        ]
+        what = f"{explanation.tweet}: rank, top-{result.settings.k}, exposure"
+    caption = "; ".join(
+        f"{q} {result.at_x[q]:.4g} at x − {result.at_reference[q]:.4g} at reference"
+        f" = {result.at_x[q] - result.at_reference[q]:+.4g}"
+        for q in quantities
+    )
+    table = Table(
+        title=log_text(
+            f"{model}: {what}" + (" · by feature group" if explanation.by == "group" else "")
+        ),
+        caption=Text(caption),
+    )
+    table.add_column(explanation.by)
+    for q in quantities:
+        table.add_column(_RANK_COLUMNS[q][0], justify="right")
+    frame = result.values.assign(_size=result.values[quantities[0]].abs()).sort_values(
+        ["_size", "player"], ascending=[False, True], kind="stable"
+    )
+    shown, rest = frame.head(top), frame.iloc[top:]
+    for row in shown.to_dict("records"):
+        cells = []
+        for q in quantities:
+            number = float(row[q])
+            # Up the list is good for the tweet: a negative Δ rank is green.
+            good = -number if q == "rank" else number
+            style = "green" if good > 0 else "red" if good < 0 else ""
+            cells.append(Text(_RANK_COLUMNS[q][1].format(number), style=style))
+        table.add_row(log_text(str(row["player"])), *cells)
+    if len(rest):
+        label = f"all other {'features' if explanation.by == 'feature' else 'groups'} ({len(rest)})"
+        table.add_row(
+            Text(label, style="dim"),
+            *(Text(_RANK_COLUMNS[q][1].format(float(rest[q].sum()))) for q in quantities),
+        )
     return table

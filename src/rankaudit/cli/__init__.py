@@ -15,6 +15,7 @@ from rankaudit.cli import (
     _exposure,
     _init,
     _report,
+    _sanity,
     _serve,
     _workspace,
 )
@@ -63,7 +64,17 @@ def _restore(previous: str | None) -> None:
         os.environ[TRUST_ENV] = previous
 
 
-for _module in (_workspace, _init, _compare, _attribute, _serve, _report, _drift, _exposure):
+for _module in (
+    _workspace,
+    _init,
+    _compare,
+    _attribute,
+    _serve,
+    _report,
+    _drift,
+    _exposure,
+    _sanity,
+):
     _module.register(app)
 
 

@@ -19,6 +19,7 @@ from rankaudit.cli._common import (
     rows_progress,
     stdout_console,
 )
+from rankaudit.cli._device import DeviceOption, check_device, with_device
 from rankaudit.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -190,11 +191,13 @@ def explain(
         ),
     ] = ExplainQuantity.score,
     k: Annotated[int, typer.Option("--k", help="Cut-off of topk and of listwise NDCG@k.")] = 10,
+    device: DeviceOption = "cpu",
 ) -> None:
     """Both orderings of a request side by side, and why a tweet sits where it does."""
     import json
     import sys
 
+    from rankaudit.attribution.api import DEFAULT_SETTINGS
     from rankaudit.errors import AttributionError
     from rankaudit.explain import explain_tweet
     from rankaudit.render import contributions_table, timeline_table
@@ -203,6 +206,7 @@ def explain(
         raise AttributionError(
             f"The 'top' parameter of explain must be an int >= 1. Got {top} instead."
         )
+    check_device(device)  # before any work: a missing GPU is one line, exit 2
     if quantity is not ExplainQuantity.score:
         _explain_ranks(workspace, user=user, request=request, tweet=tweet, vs=vs, top=top,
                        by=by.value, output=output, quantity=quantity.value, k=k,
@@ -210,7 +214,7 @@ def explain(
         return
     explanation = explain_tweet(
         open_workspace(workspace, vs), user=user, request=request, tweet=tweet, vs_tweet=vs_tweet,
-        reference=reference, models=vs,
+        reference=reference, models=vs, settings=with_device(DEFAULT_SETTINGS, device),
     )  # fmt: skip
     if output is ExplainFormat.json:
         document = explanation.to_dict(by=by.value)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -22,10 +22,12 @@ from rankaudit.cli._common import (
     rows_progress,
     stdout_console,
 )
+from rankaudit.cli._device import DeviceOption, check_device, with_device
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from rankaudit.attribution.settings import AttributionSettings
     from rankaudit.drift import DriftProfile, DriftResult
     from rankaudit.importance import Window
     from rankaudit.workspace import Workspace
@@ -180,17 +182,20 @@ def profile(
     num_workers: WorkersOption = None,
     partitions: PartitionsOption = None,
     work_dir: WorkDirOption = None,
+    device: DeviceOption = "cpu",
 ) -> None:
     """Profile what drives a model's scores: importance per feature with bootstrap intervals."""
+    from rankaudit.drift import DRIFT_SETTINGS
     from rankaudit.drift._io import check_writable
 
+    settings = with_device(DRIFT_SETTINGS, device)  # before any work: one line, exit 2
     check_writable(out)
     batch = _engine_options(engine, address, num_workers, partitions, work_dir)
     loaded = open_workspace(workspace, [model])
     result = _profile(
         loaded, model, threads, method=method, reference=reference,
         heads=_heads(loaded, model, heads), sample=sample, seed=seed,
-        window=_window(since, until), replicates=replicates, **batch,
+        window=_window(since, until), replicates=replicates, settings=settings, **batch,
     )  # fmt: skip
     result.write(out)
     _print_profile(result, out)
@@ -258,6 +263,9 @@ def check(
     num_workers: WorkersOption = None,
     partitions: PartitionsOption = None,
     work_dir: WorkDirOption = None,
+    device: Annotated[
+        str, typer.Option(help="With --model: auto, cpu, cuda or mps, where it is explained.")
+    ] = "cpu",
 ) -> None:
     """Check a profile against a reference profile: exit 0 no drift, 1 drift, 2 bad input."""
     from rankaudit.drift import (
@@ -277,8 +285,11 @@ def check(
         raise ParameterError(
             "give exactly one of --current PROFILE.json or --model NAME (with --workspace)"
         )
+    check_device(device)  # before any work: a missing GPU is one line, exit 2
     if current is not None and (since or until or seed is not None or sample is not None):
         raise ParameterError("--since, --until, --seed and --sample apply to --model only")
+    if current is not None and device != "cpu":
+        raise ParameterError("--device applies to --model only")
     engine_given = (address, num_workers, partitions, work_dir) != (None,) * 4
     if current is not None and (engine != "local" or engine_given):
         raise ParameterError(
@@ -303,6 +314,7 @@ def check(
         assert model is not None
         loaded = open_workspace(workspace, [model])
         options = _options_of(before)
+        options["settings"] = with_device(cast("AttributionSettings", options["settings"]), device)
         if seed is not None:
             options["seed"] = seed
         if sample is not None:

@@ -14,6 +14,7 @@ from rankaudit.cli._common import (
     stderr_console,
     stdout_console,
 )
+from rankaudit.cli._device import DeviceOption, with_device
 
 
 def register(app: typer.Typer) -> None:
@@ -80,6 +81,7 @@ def report(
             "permutations): faster, coarser."
         ),
     ] = False,
+    device: DeviceOption = "cpu",
 ) -> None:
     """Write an audit report: a manifest, deep-vs-baseline metrics with intervals, each
     viewer's two orderings with every tweet's SHAP and IG attributions, pairwise explanations
@@ -92,13 +94,14 @@ def report(
     from rankaudit.report.pdf import require_browser
 
     # Everything that can be checked without computing is checked first.
+    attribution = with_device(INTERACTIVE_SETTINGS if fast else AttributionSettings(), device)
     Selection.from_options(users=user, requests=request, sample=sample, surprising=surprising)
     check_outputs(out=out, json=json_out, pdf=pdf)
     if pdf is not None:
         require_browser()
     settings = ReportSettings(
         models=vs,
-        attribution=INTERACTIVE_SETTINGS if fast else AttributionSettings(),
+        attribution=attribution,
         seed=seed,
         movers=movers,
         importance_rows=importance_rows,

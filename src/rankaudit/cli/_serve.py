@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from rankaudit.cli._common import WorkspaceOption, handle_errors, open_workspace
+from rankaudit.cli._device import DeviceOption, check_device, with_device
 from rankaudit.errors import ParameterError
 
 HostOption = Annotated[
@@ -63,10 +64,12 @@ def serve_workspace(
     user: str | None = None,
     request: str | None = None,
     allowed_hosts: tuple[str, ...] = (),
+    device: str = "cpu",
 ) -> None:
     """Check the address and credentials, open the workspace, announce the URL on stdout
     (and the timeline of `user` / `request` when given, checked first) and serve until
-    Ctrl+C. Raises rankaudit errors for bad input."""
+    Ctrl+C; the app explains torch rankers on `device`. Raises rankaudit errors for bad input."""
+    check_device(device)
     if isinstance(port, bool) or not 0 <= port <= 65535:
         raise ParameterError(
             f"The 'port' parameter of serve must be in 0..65535. Got {port!r} instead."
@@ -76,9 +79,11 @@ def serve_workspace(
     credentials = auth.load_credentials(token_file=token_file, basic_auth_file=basic_auth_file)
     server.check_exposure(host, credentials)  # before anything slow: fail fast
     allowed_hosts = server.check_allowed_hosts(tuple(allowed_hosts))
+    from rankaudit.attribution import INTERACTIVE_SETTINGS
     from rankaudit.views import SessionSettings, WorkspaceSession
 
-    session = WorkspaceSession(open_workspace(workspace, models), SessionSettings(models=models))
+    options = SessionSettings(models=models, attribution=with_device(INTERACTIVE_SETTINGS, device))
+    session = WorkspaceSession(open_workspace(workspace, models), options)
     start = "/"
     if user is not None or request is not None:
         from rankaudit.views import TimelineQuery
@@ -126,6 +131,7 @@ def serve(
     basic_auth_file: BasicFileOption = None,
     vs: VsOption = ("baseline", "deep"),
     allowed_host: AllowedHostOption = None,
+    device: DeviceOption = "cpu",
 ) -> None:
     """Serve the web app: overview, side-by-side timelines of any viewer with every tweet
     explained, and global feature views. Runs under waitress; binds 127.0.0.1 unless
@@ -138,4 +144,5 @@ def serve(
         token_file=token_file,
         basic_auth_file=basic_auth_file,
         allowed_hosts=tuple(allowed_host or ()),
+        device=device,
     )

@@ -116,6 +116,9 @@ def demo(
             "--print", help="Print one timeline in the terminal instead of serving the app."
         ),
     ] = False,
+    device: Annotated[
+        str, typer.Option(help="auto, cpu, cuda or mps: where the app explains torch rankers.")
+    ] = "cpu",
 ) -> None:
     """Serve the web app on the demo workspace and print its URL; with --print, print one
     viewer's timeline as ordered by the baseline and by the deep ranker instead."""
@@ -130,4 +133,6 @@ def demo(
         return
     from rankaudit.cli._serve import serve_workspace
 
-    serve_workspace(workspace, host=host, port=port, models=vs, user=user, request=request)
+    serve_workspace(
+        workspace, host=host, port=port, models=vs, user=user, request=request, device=device
+    )

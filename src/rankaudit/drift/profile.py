@@ -291,6 +291,9 @@ def build_profile(
             group_tables.append(table)
     importance = pd.concat(tables, ignore_index=True)
     settings_dict = asdict(settings) if isinstance(settings, AttributionSettings) else settings
+    # Where the run happened is no property of the profile (devices agree within 1e-5), so a
+    # GPU-made profile checks against a CPU-made one, and older profiles keep matching.
+    settings_dict = {k: v for k, v in settings_dict.items() if k != "device"}
     meta = dict(metadata or {})
     meta.setdefault("sample", {})
     meta["sample"] = {

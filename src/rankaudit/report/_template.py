@@ -99,7 +99,7 @@ shown is also in the report's JSON twin.</p>
 <h2>Contents</h2>
 <ol>
 <li><a href="#manifest">Manifest</a></li>
-<li><a href="#summary">Summary: {{ b }} against {{ a }}</a></li>
+<li><a href="#summary">Summary: {{ b }} against {{ a }}</a>{% if ex and ex.audit %}<ol><li><a href="#exposure">Exposure</a></li></ol>{% endif %}</li>
 <li><a href="#limits">What these attributions can and cannot tell</a></li>
 <li><a href="#importance">Global feature importance</a></li>
 <li><a href="#agreement">SHAP–IG agreement and completeness</a></li>
@@ -178,6 +178,19 @@ intervals ({{ s.settings.n_bootstrap|num }} resamples); p-values are from a pair
 <thead><tr><th>segment</th><th class="num">requests</th><th class="num">{{ seg_metric|metric }} {{ a }}</th><th class="num">{{ seg_metric|metric }} {{ b }}</th><th class="num">{{ b }} − {{ a }} [95% CI]</th><th class="num">p</th></tr></thead>
 <tbody>{% for seg in segments %}<tr><td>{{ seg.segmentation }}: {{ seg.segment }}</td><td class="num">{{ seg.requests|num }}</td><td class="num">{{ seg.metric.a.mean|fixed(3) }}</td><td class="num">{{ seg.metric.b.mean|fixed(3) }}</td><td class="num">{{ seg.metric.diff|ci(signed=True) }}</td><td class="num">{{ seg.metric.p_value|pvalue }}</td></tr>{% endfor %}</tbody>
 </table>{% endif %}
+{% if ex %}<h3 id="exposure">Exposure: which groups {{ b }} amplifies against {{ a }}</h3>
+{% if ex.audit %}<p>Reach of a group is the expected share of viewers who see at least one of its tweets in their
+timeline (position model: {{ ex.audit.attention.kind }}); amplification is its reach under {{ ex.audit.models.audited }} over its reach
+under {{ ex.audit.models.reference }}, minus 1 (0% is parity), and the exposure ratio the same for its exposure share.
+Intervals: {{ (100 * ex.audit.confidence)|round|int }}% paired bootstrap over {{ ex.audit.viewers|num }} viewers of {{ ex.audit.requests|num }} {{ ex.audit.scope }} requests.
+This {{ ex.measures }}.</p>
+<table class="dense">
+<thead><tr><th>group</th><th class="num">tweets</th><th class="num">reach {{ ex.audit.models.reference }}</th><th class="num">reach {{ ex.audit.models.audited }}</th><th class="num">amplification [CI]</th><th class="num">exposure ratio [CI]</th></tr></thead>
+<tbody>{% for g in ex.audit.groups %}<tr><td>{{ g.grouping }}: {{ g.group }}</td><td class="num">{{ g.tweets|num }}</td><td class="num">{{ g.reach_a|fixed(3) }}</td><td class="num">{{ g.reach_b|fixed(3) }}</td><td class="num">{{ g.amplification|spct }} [{{ g.amplification_low|spct }}, {{ g.amplification_high|spct }}]</td><td class="num">{{ g.exposure_ratio|spct }} [{{ g.exposure_ratio_low|spct }}, {{ g.exposure_ratio_high|spct }}]</td></tr>{% endfor %}</tbody>
+</table>
+<p>Disparity (largest minus smallest amplification within a grouping):{% for dsp in ex.audit.disparity %} {{ dsp.grouping }} {{ dsp.disparity|spct }} [{{ dsp.disparity_low|spct }}, {{ dsp.disparity_high|spct }}]{{ ';' if not loop.last else '.' }}{% endfor %}</p>
+{% for f in figures_by_section.get('exposure', []) %}{{ figure(f) }}{% endfor %}
+{% else %}<p class="note">{{ ex.note }}</p>{% endif %}{% endif %}
 
 <h2 id="limits">3. What these attributions can and cannot tell</h2>
 <ol class="limits">{% for item in limits %}<li><b>{{ item.title }}</b> {{ item.text }}</li>{% endfor %}</ol>

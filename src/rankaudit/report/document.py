@@ -23,6 +23,7 @@ import pandas as pd
 from rankaudit.attribution.grouping import feature_groups, group_contributions
 from rankaudit.compare.scoring import ENGAGEMENT, GRADE
 from rankaudit.data import schema
+from rankaudit.report.exposure import exposure_document
 from rankaudit.report.gather import ImportanceSample, ReportData, ViewerAudit
 from rankaudit.report.manifest import package_versions, thread_settings, workspace_manifest
 from rankaudit.report.pseudonym import Pseudonymizer
@@ -409,5 +410,6 @@ def build_document(
             for check in data.seed_checks
         ],
         "notes": _notes(data),
+        "exposure": None if data.exposure is None else exposure_document(data.exposure, pseudonym),
         "figures": [dict(f) for f in figures],
     }

@@ -26,14 +26,17 @@ from rankaudit.compare import (
     PopulationComparison,
     RequestComparison,
     SurpriseList,
-    compare_population,
     compare_request,
-    find_surprises,
 )
+from rankaudit.compare.population import summarize_population
+from rankaudit.compare.scoring import ScoredRequests, scoped_log, score_requests
+from rankaudit.compare.settings import Scope
+from rankaudit.compare.surprise import score_surprises, training_ranges
 from rankaudit.data import schema
-from rankaudit.errors import NotFoundError
+from rankaudit.errors import NotFoundError, ParameterError
 from rankaudit.explain import TweetExplanation
 from rankaudit.importance import attribute_sample, importance_table, sample_requests
+from rankaudit.report.exposure import ExposureSection, gather_exposure
 from rankaudit.report.selection import SelectedRequest, Selection
 from rankaudit.report.settings import ReportSettings
 from rankaudit.store.query import AttributionStore, open_attribution_stores
@@ -127,6 +130,8 @@ class ReportData:
     viewers: tuple[ViewerAudit, ...]
     importance: ImportanceSample
     seed_checks: tuple[SeedCheck, ...]
+    #: Which groups the audited ranker amplifies (None: built by an older caller).
+    exposure: ExposureSection | None = None
     #: Attribution stores read for the viewers' tweets, by model (their folder names): those of
     #: the workspace computed with the report's attribution settings, so the same numbers.
     stores: Mapping[str, str] = field(default_factory=dict)
@@ -360,6 +365,51 @@ def _top_feature(frame: pd.DataFrame, column: str) -> pd.Series:
     return ordered.drop_duplicates(schema.TWEET_ID).set_index(schema.TWEET_ID)["feature"]
 
 
+class _HeldOut:
+    """The held-out rows scored once by both rankers, shared by the surprise list, the
+    population summary and the exposure audit (each would otherwise read and score them)."""
+
+    def __init__(self, workspace: Workspace, models: tuple[str, str]) -> None:
+        self.workspace = workspace
+        self.models = models
+        self._scored: tuple[ScoredRequests, pd.DataFrame | None, Scope] | None = None
+
+    def get(self) -> tuple[ScoredRequests, pd.DataFrame | None, Scope]:
+        """(scored rows in scope, rows served before the holdout or None, effective scope)."""
+        if self._scored is None:
+            workspace = self.workspace
+            rankers, in_scope, earlier, effective = scoped_log(
+                workspace, self.models, "holdout", "build_report"
+            )
+            if in_scope.empty:
+                raise ParameterError(
+                    f"no request in scope 'holdout': nothing was served from "
+                    f"{workspace.holdout_from} on; use scope 'all'"
+                )
+            scored = score_requests(
+                in_scope, rankers, workspace.heads, graded=workspace.relevance, models=self.models
+            )
+            self._scored = (scored, earlier, effective)
+        return self._scored
+
+    def surprises(self, settings: ReportSettings) -> SurpriseList:
+        """`find_surprises` of the held-out requests, number for number."""
+        scored, earlier, effective = self.get()
+        ranges = training_ranges(earlier, self.workspace.spec, self.workspace.holdout_from)
+        return score_surprises(scored, settings.surprise, ranges=ranges, scope=effective)
+
+    def population(self, settings: ReportSettings) -> PopulationComparison:
+        """`compare_population` of the held-out requests, number for number."""
+        scored, _, effective = self.get()
+        return summarize_population(
+            scored,
+            self.workspace.spec,
+            settings.compare,
+            scope=effective,
+            holdout_from=self.workspace.holdout_from,
+        )
+
+
 def _created_at(created_at: datetime | None) -> str:
     moment = created_at or datetime.now(UTC)
     if moment.tzinfo is None:
@@ -389,9 +439,10 @@ def gather_report(
     models = settings.models
     for name in models:
         workspace.model(name)  # WorkspaceError listing the configured names
+    held_out = _HeldOut(workspace, models)
     if surprises is None and selection.mode == "surprising":
         say("ranking requests by surprise")
-        surprises = find_surprises(workspace, models=models, settings=settings.surprise)
+        surprises = held_out.surprises(settings)
     chosen = selection.requests_from(workspace, seed=settings.seed, surprises=surprises)
     if not chosen:
         raise NotFoundError("the selection is empty: no viewer to report on")
@@ -403,7 +454,7 @@ def gather_report(
     ]
     if surprises is None:
         say("ranking requests by surprise")
-        surprises = find_surprises(workspace, models=models, settings=settings.surprise)
+        surprises = held_out.surprises(settings)
     by_request = surprises.table.set_index(schema.REQUEST_ID, drop=False)
     methods = {name: resolve_methods(workspace.ranker(name), "all") for name in models}
     stores = _report_stores(workspace, settings)
@@ -424,7 +475,11 @@ def gather_report(
         viewers.append(_audit_viewer(workspace, resolved, comparison, settings, cache, stores))
     if population is None:
         say("comparing the rankers over the held-out requests")
-        population = compare_population(workspace, models=models, settings=settings.compare)
+        population = held_out.population(settings)
+    say("auditing exposure over the held-out requests")
+    exposure = gather_exposure(
+        lambda: (held_out.get()[0], held_out.get()[2]), workspace.spec, settings
+    )
     say(f"global importance over a sample of about {settings.importance_rows} rows")
     importance = _importance(workspace, settings, methods, cache)
     say("checking SHAP's sensitivity to the seed")
@@ -440,5 +495,6 @@ def gather_report(
         viewers=tuple(viewers),
         importance=importance,
         seed_checks=checks,
+        exposure=exposure,
         stores={model: store.root.name for model, store in stores.items()},
     )

@@ -119,6 +119,13 @@ def fmt_pct(value: object, decimals: int = 1) -> str:
     return "—" if _missing(value) else f"{100 * float(value):.{decimals}f}%"  # type: ignore[arg-type]
 
 
+def fmt_signed_pct(value: object, decimals: int = 1) -> str:
+    """A signed percentage (0.735 -> +73.5%), with a true minus sign."""
+    if _missing(value):
+        return "—"
+    return f"{100 * float(value):+.{decimals}f}%".replace("-", "−")  # type: ignore[arg-type]
+
+
 def fmt_pvalue(value: object) -> str:
     if _missing(value):
         return "—"
@@ -511,6 +518,7 @@ def render_html(document: Mapping[str, Any], figures: Sequence[ReportFigure]) ->
         signed=fmt_signed,
         sci=fmt_sci,
         pct=fmt_pct,
+        spct=fmt_signed_pct,
         pvalue=fmt_pvalue,
         ci=fmt_ci,
         metric=metric_label,
@@ -588,6 +596,8 @@ def render_html(document: Mapping[str, Any], figures: Sequence[ReportFigure]) ->
         a=a,
         b=b,
         imp=document["importance"],
+        # Reports written before the exposure section carry no `exposure`.
+        ex=document.get("exposure"),
         imp_columns=imp_columns,
         imp_rows=imp_rows,
         agreement_rows=agreement_rows,

@@ -19,6 +19,7 @@ from rankaudit.attribution.grouping import DEFAULT_TOP, feature_groups
 from rankaudit.compare import PopulationComparison, RequestComparison
 from rankaudit.data import schema
 from rankaudit.explain import TweetExplanation
+from rankaudit.exposure import MEASURES
 from rankaudit.figures import (
     attribution_bars,
     head_quality,
@@ -26,8 +27,10 @@ from rankaudit.figures import (
     position_slopegraph,
     segment_differences,
 )
+from rankaudit.figures.exposure import amplification_bars
 from rankaudit.figures.importance import importance_comparison, method_agreement
 from rankaudit.report.document import ID_FEATURES, viewer_rows
+from rankaudit.report.exposure import pseudonymized_audit
 from rankaudit.report.gather import ReportData
 from rankaudit.report.pseudonym import Pseudonymizer
 
@@ -159,6 +162,20 @@ def build_figures(data: ReportData, pseudonym: Pseudonymizer) -> list[ReportFigu
     for name, draw, caption in _figures_of_summary(data.population):
         fid = f"fig-summary-{name.replace('_', '-')}"
         add(fid, "summary", f"rankaudit.figures.{name}", draw(), caption)
+
+    exposure = data.exposure.audit if data.exposure is not None else None
+    if exposure is not None and not exposure.groups.empty:
+        reference, audited_name = exposure.models
+        add(
+            "fig-exposure",
+            "exposure",
+            "rankaudit.figures.exposure.amplification_bars",
+            amplification_bars(pseudonymized_audit(exposure, pseudonym)),
+            f"Per group: amplification (reach of its tweets under {audited_name} over their "
+            f"reach under {reference}, minus 1) and exposure ratio, in percent, with "
+            f"{round(100 * exposure.confidence)}% paired-bootstrap intervals over "
+            f"{exposure.n_viewers:,} viewers; it {MEASURES}.",
+        )
 
     importance = data.importance
     shap_rows = importance.table.loc[importance.table["method"] == "shap"]

@@ -8,6 +8,7 @@ from rankaudit.attribution import AttributionSettings
 from rankaudit.compare import CompareSettings, SurpriseSettings
 from rankaudit.compare.settings import check_models
 from rankaudit.errors import ParameterError
+from rankaudit.exposure import ExposureSettings
 
 __all__ = ["REPORT_VERSION", "ReportSettings"]
 
@@ -37,6 +38,9 @@ class ReportSettings:
       them, then "all other features (K)" with the sum of the rest.
     - `movers`: tweets per viewer explained pairwise (the biggest moves, ties by tweet id).
     - `importance_rows`: log rows (whole requests, seeded) behind global importance.
+    - `exposure_groups`: group specs of the exposure section (`rankaudit.exposure.groups`);
+      None derives them from the workspace (`rankaudit.report.exposure`), () skips it.
+      `exposure`: its attention model, bootstrap and permutation counts (seed: `seed`).
     """
 
     models: tuple[str, str] = ("baseline", "deep")
@@ -47,6 +51,8 @@ class ReportSettings:
     top_features: int = 5
     movers: int = 3
     importance_rows: int = 250
+    exposure_groups: tuple[str, ...] | None = None
+    exposure: ExposureSettings = field(default_factory=ExposureSettings)
 
     def validated(self) -> ReportSettings:
         """Return the settings with the seed applied everywhere; raise ParameterError naming
@@ -65,4 +71,6 @@ class ReportSettings:
             attribution=replace(self.attribution, seed=self.seed),
             compare=replace(self.compare, seed=self.seed).validated("build_report"),
             surprise=self.surprise.validated("build_report"),
+            exposure_groups=None if self.exposure_groups is None else tuple(self.exposure_groups),
+            exposure=replace(self.exposure, seed=self.seed).validated("build_report"),
         )

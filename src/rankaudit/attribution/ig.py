@@ -20,6 +20,7 @@ captum's `IntegratedGradients` with the same method and steps.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -39,6 +40,14 @@ __all__ = ["TorchIntegratedGradients"]
 #: Rows (pairs x steps) per forward/backward chunk: large enough to amortise the per-call cost,
 #: small enough to keep activations in cache (measured in benchmarks/attribution.py).
 CHUNK_ROWS = 8192
+
+
+@functools.lru_cache(maxsize=32)
+def _gauss_legendre(steps: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """captum's Gauss-Legendre step sizes and points on [0, 1] for `steps` points, computed
+    once per count: `leggauss` costs milliseconds, and a report integrates thousands of times."""
+    step_sizes, alphas = approximation_parameters("gausslegendre")
+    return tuple(step_sizes(steps)), tuple(alphas(steps))
 
 
 class TorchIntegratedGradients:
@@ -125,9 +134,9 @@ class TorchIntegratedGradients:
         `x`/`b` are integrated (2-D numeric, or 3-D embeddings summed over their last axis);
         `fixed` inputs are held at their values along the path.
         """
-        step_sizes, alphas = approximation_parameters("gausslegendre")
-        weights = torch.tensor(step_sizes(steps), dtype=torch.float32, device=self.device)
-        alpha = torch.tensor(alphas(steps), dtype=torch.float32, device=self.device)
+        step_sizes, alphas = _gauss_legendre(steps)
+        weights = torch.tensor(step_sizes, dtype=torch.float32, device=self.device)
+        alpha = torch.tensor(alphas, dtype=torch.float32, device=self.device)
         chunk = max(1, CHUNK_ROWS // steps)
         results: list[list[torch.Tensor]] | None = None
         for start in range(0, x[0].shape[0], chunk):

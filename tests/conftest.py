@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -23,6 +24,20 @@ def small_log(users: int = 30, seed: int = 3) -> pd.DataFrame:
     return pd.concat(
         list(iter_timelines(build_world(WorldConfig(users=users, seed=seed)))), ignore_index=True
     )
+
+
+def set_cell(column: str, row: int, value: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A log change for bad-input tests: `value` in one cell (the column widened to float or
+    object first when the value needs it)."""
+
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        if not isinstance(value, int) or isinstance(value, bool):
+            out[column] = out[column].astype(np.float64 if isinstance(value, float) else object)
+        out.loc[row, column] = value
+        return out
+
+    return change
 
 
 def write_workspace(

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rankaudit.cli import app
-from tests.conftest import small_log, write_workspace
+from tests.conftest import set_cell, small_log, write_workspace
 
 runner = CliRunner()
 
@@ -35,17 +35,6 @@ def _log(
         write_workspace(root, change(frame), log_name=name)
 
     return breaker
-
-
-def _set(column: str, row: int, value: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    def change(frame: pd.DataFrame) -> pd.DataFrame:
-        out = frame.copy()
-        if not isinstance(value, int) or isinstance(value, bool):
-            out[column] = out[column].astype(np.float64 if isinstance(value, float) else object)
-        out.loc[row, column] = value
-        return out
-
-    return change
 
 
 def _toml(old: str, new: str) -> Breaker:
@@ -121,19 +110,19 @@ CASES: dict[str, tuple[Breaker, str]] = {
         "column 'text_length': wrong dtype",
     ),
     "text in a numeric CSV column": (
-        _log(_set("tweet_fav_count", 7, "many"), "timelines.csv"),
+        _log(set_cell("tweet_fav_count", 7, "many"), "timelines.csv"),
         "timelines.csv: column 'tweet_fav_count': wrong dtype",
     ),
     "NaN where forbidden": (
-        _log(_set("topic_similarity", 3, np.nan)),
+        _log(set_cell("topic_similarity", 3, np.nan)),
         "column 'topic_similarity': 1 NaN/inf values",
     ),
     "inf where forbidden": (
-        _log(_set("tweet_age_minutes", 4, np.inf)),
+        _log(set_cell("tweet_age_minutes", 4, np.inf)),
         "column 'tweet_age_minutes': 1 NaN/inf values",
     ),
     "NaN in a CSV feature": (
-        _log(_set("topic_similarity", 3, np.nan), "timelines.csv"),
+        _log(set_cell("topic_similarity", 3, np.nan), "timelines.csv"),
         "column 'topic_similarity': 1 NaN/inf values",
     ),
     "duplicate tweet in a request": (
@@ -141,16 +130,16 @@ CASES: dict[str, tuple[Breaker, str]] = {
         "1 duplicate (request_id, tweet_id) rows",
     ),
     "label of 2": (
-        _log(_set("label_reply", 2, 2)),
+        _log(set_cell("label_reply", 2, 2)),
         "column 'label_reply': 1 values outside {0, 1}",
     ),
     "binary feature of 2": (
-        _log(_set("has_image", 2, 2)),
+        _log(set_cell("has_image", 2, 2)),
         "column 'has_image': 1 values outside {0, 1} in a binary",
     ),
     "one-candidate request": (_log(_single_candidate), "1 requests with a single candidate"),
     "position 0": (
-        _log(_set("position", 0, 0)),
+        _log(set_cell("position", 0, 0)),
         "column 'position': 1 values are not integers >= 1",
     ),
     "served_at not a timestamp": (
@@ -161,7 +150,10 @@ CASES: dict[str, tuple[Breaker, str]] = {
         ),
         "column 'served_at': 1 values are not timestamps",
     ),
-    "missing request id": (_log(_set("request_id", 0, None)), "column 'request_id': 1 missing ids"),
+    "missing request id": (
+        _log(set_cell("request_id", 0, None)),
+        "column 'request_id': 1 missing ids",
+    ),
     "zero rows": (_log(lambda f: f.iloc[:0]), "the log has no rows"),
     "zero-row CSV": (_log(lambda f: f.iloc[:0], "timelines.csv"), "the log has no rows"),
     "malformed JSONL": (_jsonl_with_bad_line, "timelines.jsonl: cannot parse jsonl"),
@@ -174,7 +166,7 @@ CASES: dict[str, tuple[Breaker, str]] = {
         "column 'relevance': missing column (named by rankaudit.toml [relevance]",
     ),
     "negative grade": (
-        _graded(_set("relevance", 3, -1)),
+        _graded(set_cell("relevance", 3, -1)),
         "column 'relevance': 1 relevance grades are missing, infinite or negative",
     ),
     "malformed toml": (_toml('name = "tiny"', 'name = "tiny'), "rankaudit.toml: not valid TOML"),

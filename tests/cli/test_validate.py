@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rankaudit.cli import app
+from tests.conftest import set_cell
 
 runner = CliRunner()
 
@@ -37,17 +38,6 @@ def _drop(column: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return lambda f: f.drop(columns=[column])
 
 
-def _set(column: str, row: int, value: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    def change(frame: pd.DataFrame) -> pd.DataFrame:
-        out = frame.copy()
-        if not isinstance(value, int) or isinstance(value, bool):
-            out[column] = out[column].astype(np.float64 if isinstance(value, float) else object)
-        out.loc[row, column] = value
-        return out
-
-    return change
-
-
 def _duplicate(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, frame.iloc[[5]]], ignore_index=True)
 
@@ -65,24 +55,27 @@ LOG_CASES = {
     "missing feature": (_drop("topic_similarity"), "column 'topic_similarity': missing column"),
     "wrong dtype": (lambda f: f.assign(text_length="long"), "column 'text_length': wrong dtype"),
     "NaN forbidden": (
-        _set("topic_similarity", 3, np.nan),
+        set_cell("topic_similarity", 3, np.nan),
         "column 'topic_similarity': 1 NaN/inf values",
     ),
     "inf forbidden": (
-        _set("tweet_age_minutes", 4, np.inf),
+        set_cell("tweet_age_minutes", 4, np.inf),
         "column 'tweet_age_minutes': 1 NaN/inf values",
     ),
     "duplicate key": (_duplicate, "1 duplicate (request_id, tweet_id) rows"),
     "label outside 0/1": (
-        _set("label_reply", 2, 2),
+        set_cell("label_reply", 2, 2),
         "column 'label_reply': 1 values outside {0, 1}",
     ),
     "binary feature 2": (
-        _set("has_image", 2, 2),
+        set_cell("has_image", 2, 2),
         "column 'has_image': 1 values outside {0, 1} in a binary",
     ),
     "single candidate": (_single_candidate, "1 requests with a single candidate"),
-    "position zero": (_set("position", 0, 0), "column 'position': 1 values are not integers >= 1"),
+    "position zero": (
+        set_cell("position", 0, 0),
+        "column 'position': 1 values are not integers >= 1",
+    ),
     "bad timestamp": (
         lambda f: f.assign(served_at=f["served_at"].astype(str).where(f.index != 1, "yesterday")),
         "column 'served_at': 1 values are not timestamps",

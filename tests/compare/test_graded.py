@@ -240,9 +240,8 @@ def graded_log(seed: int = 11) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.fixture
-def graded_workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "graded"
+def write_graded_workspace(root: Path) -> Path:
+    """A workspace judged by graded relevance with no heads: two one-feature linear rankers."""
     (root / "logs").mkdir(parents=True)
     graded_log().to_parquet(root / "logs" / "judged.parquet", index=False)
     (root / "features.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
@@ -255,6 +254,11 @@ def graded_workspace(tmp_path: Path) -> Path:
         '[models.deep]\nkind = "linear"\npath = "models/deep.json"\n'
     )
     return root
+
+
+@pytest.fixture
+def graded_workspace(tmp_path: Path) -> Path:
+    return write_graded_workspace(tmp_path / "graded")
 
 
 FAST = CompareSettings(k=(3, 5), n_bootstrap=50, n_permutations=200)

@@ -14,18 +14,16 @@ import numpy as np
 import pandas as pd
 import plotly.io as pio
 import pytest
-import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
 from rankaudit.cli import app
 from rankaudit.compare import compare_request
 from rankaudit.figures import position_slopegraph
-from rankaudit.models.linear import save_linear
 from rankaudit.render import timeline_table
 from rankaudit.report import Report, build_report
 from rankaudit.workspace import load_workspace
-from tests.compare.test_graded import SPEC, graded_log
+from tests.compare.test_graded import graded_log, write_graded_workspace
 from tests.report.conftest import fast_settings
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
@@ -33,19 +31,7 @@ DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 
 @pytest.fixture(scope="module")
 def graded_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("graded")
-    (root / "logs").mkdir()
-    graded_log().to_parquet(root / "logs" / "judged.parquet", index=False)
-    (root / "features.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
-    save_linear(root / "models" / "baseline.json", ["quality"], [1.0])
-    save_linear(root / "models" / "deep.json", ["freshness"], [1.0])
-    (root / "rankaudit.toml").write_text(
-        'name = "judged"\nlogs = "logs"\nspec = "features.yaml"\n\n'
-        '[relevance]\ncolumn = "relevance"\ngain = "exponential"\n\n'
-        '[models.baseline]\nkind = "linear"\npath = "models/baseline.json"\n\n'
-        '[models.deep]\nkind = "linear"\npath = "models/deep.json"\n'
-    )
-    return root
+    return write_graded_workspace(tmp_path_factory.mktemp("graded") / "ws")
 
 
 def _grades(request: str) -> pd.Series:

@@ -30,8 +30,9 @@ import numpy as np
 
 def throughput(workspace_dir: Path, model: str, rows_wanted: int) -> None:
     from rankaudit.attribution import FINAL, AttributionSettings
-    from rankaudit.drift import DRIFT_SETTINGS, attribute_requests, build_profile, torch_threads
+    from rankaudit.drift import DRIFT_SETTINGS, attribute_requests, build_profile
     from rankaudit.importance import sample_requests
+    from rankaudit.models.threads import torch_threads
     from rankaudit.workspace import load_workspace
 
     workspace = load_workspace(workspace_dir)

@@ -40,6 +40,25 @@ def set_cell(column: str, row: int, value: object) -> Callable[[pd.DataFrame], p
     return change
 
 
+def use_pickled_torch_model(root: Path) -> None:
+    """Make the workspace's `baseline` a torch model whose weights file is a pickled whole
+    nn.Module: what every command must refuse without unpickling it."""
+    import torch
+
+    folder = root / "models/pickled"
+    folder.mkdir(parents=True)
+    torch.save(torch.nn.Linear(2, 1), folder / "model.pt")
+    (folder / "rankaudit-model.json").write_text(
+        '{"format": "entrypoint", "entrypoint": "torch.nn:Linear", "hyperparameters": '
+        '{"in_features": 2, "out_features": 1}, "weights": "model.pt", '
+        '"numeric_features": ["has_image", "has_video"], "categorical_features": {}, '
+        '"heads": {}, "output": "score"}'
+    )
+    config = root / "rankaudit.toml"
+    old = 'kind = "linear"\npath = "models/linear.json"'
+    config.write_text(config.read_text().replace(old, 'kind = "torch"\npath = "models/pickled"', 1))
+
+
 def write_workspace(
     root: Path, frame: pd.DataFrame, *, log_name: str = "timelines.parquet"
 ) -> Path:

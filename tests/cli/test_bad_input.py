@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rankaudit.cli import app
-from tests.conftest import set_cell, small_log, write_workspace
+from tests.conftest import set_cell, small_log, use_pickled_torch_model, write_workspace
 
 runner = CliRunner()
 
@@ -55,23 +55,6 @@ def _single_candidate(frame: pd.DataFrame) -> pd.DataFrame:
     first = frame["request_id"].iloc[0]
     rows = frame.index[frame["request_id"] == first]
     return frame.drop(index=rows[1:]).reset_index(drop=True)
-
-
-def _pickled_torch(root: Path, _: pd.DataFrame) -> None:
-    import torch
-
-    folder = root / "models/pickled"
-    folder.mkdir(parents=True)
-    torch.save(torch.nn.Linear(2, 1), folder / "model.pt")
-    (folder / "rankaudit-model.json").write_text(
-        '{"format": "entrypoint", "entrypoint": "torch.nn:Linear", "hyperparameters": '
-        '{"in_features": 2, "out_features": 1}, "weights": "model.pt", '
-        '"numeric_features": ["has_image", "has_video"], "categorical_features": {}, '
-        '"heads": {}, "output": "score"}'
-    )
-    _toml(
-        'kind = "linear"\npath = "models/linear.json"', 'kind = "torch"\npath = "models/pickled"'
-    )(root, _)
 
 
 def _graded(column_change: Callable[[pd.DataFrame], pd.DataFrame] | None) -> Breaker:
@@ -188,7 +171,10 @@ CASES: dict[str, tuple[Breaker, str]] = {
         "model expects features missing from the spec: bogus_feature",
     ),
     "model file not JSON": (_file("models/linear.json", b"{not json"), "linear.json"),
-    "pickled torch module": (_pickled_torch, "pickled whole nn.Module"),
+    "pickled torch module": (
+        lambda root, _: use_pickled_torch_model(root),
+        "pickled whole nn.Module",
+    ),
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rankaudit.cli import app
-from tests.conftest import set_cell
+from tests.conftest import set_cell, use_pickled_torch_model
 
 runner = CliRunner()
 
@@ -123,23 +123,6 @@ def _write(relative: str, content: bytes) -> Callable[[Path], None]:
     return lambda root: (root / relative).write_bytes(content)
 
 
-def _pickled_torch_model(root: Path) -> None:
-    import torch
-
-    folder = root / "models/pickled"
-    folder.mkdir(parents=True)
-    torch.save(torch.nn.Linear(2, 1), folder / "model.pt")
-    (folder / "rankaudit-model.json").write_text(
-        '{"format": "entrypoint", "entrypoint": "torch.nn:Linear", "hyperparameters": '
-        '{"in_features": 2, "out_features": 1}, "weights": "model.pt", '
-        '"numeric_features": ["has_image", "has_video"], "categorical_features": {}, "heads": {}, '
-        '"output": "score"}'
-    )
-    _break_toml(
-        'kind = "linear"\npath = "models/linear.json"', 'kind = "torch"\npath = "models/pickled"'
-    )(root)
-
-
 WORKSPACE_CASES = {
     "malformed toml": (
         _break_toml('name = "tiny"', 'name = "tiny'),
@@ -171,7 +154,7 @@ WORKSPACE_CASES = {
         "model expects features missing from the spec: bogus_feature",
     ),
     "model file unreadable": (_write("models/linear.json", b"{not json"), "linear.json"),
-    "pickled torch module": (_pickled_torch_model, "pickled whole nn.Module"),
+    "pickled torch module": (use_pickled_torch_model, "pickled whole nn.Module"),
 }
 
 

@@ -1,5 +1,6 @@
 """The explanation panel of the Timeline page: the open tweet's attributions, where its
-feature values sit against the training range, and where SHAP and IG disagree in sign."""
+feature values sit against the training range, and where SHAP and IG disagree in sign; an
+"Explain: score / rank" switch shows instead the Shapley values of the tweet's rank."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pandas as pd
 from dash import dcc, html
 
-from dash_app.components import fmt, graph, guarded, hint
+from dash_app.components import error_message, fmt, graph, guarded, hint
 from rankaudit.attribution import FINAL
 from rankaudit.attribution.grouping import By
 from rankaudit.compare.surprise import FeatureRanges
@@ -17,12 +18,17 @@ from rankaudit.figures import (
     attribution_waterfall,
     explained_difference,
     head_breakdown,
+    rank_bars,
 )
 from rankaudit.views import ExplanationView, TimelineQuery, WorkspaceSession
+from rankaudit.views.explanation import explain_rank_in_timeline
 
 __all__ = [
     "BY",
+    "QUANTITIES",
     "feature_ranges_line",
+    "rank_bars",
+    "rank_panel",
     "render_explanation",
     "sign_disagreements",
     "sign_note",
@@ -184,6 +190,33 @@ def _summary(view: ExplanationView) -> html.Div:
     )
 
 
+#: The "Explain" switch: the tweet's score (SHAP / IG of the output) or its rank.
+QUANTITIES = ("score", "rank")
+
+
+def rank_panel(session: WorkspaceSession, query: TimelineQuery, model: str) -> html.Div:
+    """The rank view of the open tweet under `model`: its rank attribution bars, or the
+    message of what went wrong (the score view stays usable)."""
+    try:
+        if query.user is None or query.tweet is None:
+            return html.Div()
+        timeline = session.timeline(query.user, query.request)
+        explanation = explain_rank_in_timeline(
+            session.workspace, timeline, tweet=query.tweet, model=model
+        )
+    except Exception as error:  # shown in the panel, logged on the server
+        return error_message(error, where="rank explanation")
+    return html.Div(
+        [
+            hint(
+                "Shapley values of the tweet's rank: each feature of the tweet set to the "
+                "request's mean (or most frequent category), the other candidates' scores fixed."
+            ),
+            graph(rank_bars(explanation, model), id="explain-rank-figure"),
+        ]
+    )
+
+
 @guarded("explanation")
 def render_explanation(
     session: WorkspaceSession, data: dict[str, Any], rows: str | None = None
@@ -228,5 +261,23 @@ def render_explanation(
                 className="actions",
             )
         )
-    parts.append(graph(head_breakdown(view.explanation.view, view.tweet), id="explain-heads"))
-    return html.Div(parts)
+    # The switch is client-side tabs: the rank view costs one tweet's rank explanation.
+    switch = html.Div(
+        [
+            html.Span("Explain: ", className="muted"),
+            dcc.Tabs(
+                id="explain-quantity",
+                value="score",
+                children=[
+                    dcc.Tab(label="score", value="score", children=html.Div(parts)),
+                    dcc.Tab(
+                        label="rank", value="rank", children=rank_panel(session, query, view.model)
+                    ),
+                ],
+            ),
+        ],
+        className="explain-quantity",
+    )
+    return html.Div(
+        [switch, graph(head_breakdown(view.explanation.view, view.tweet), id="explain-heads")]
+    )

@@ -11,6 +11,7 @@ from rankaudit.figures.attribution import (
     attribution_bars,
     attribution_waterfall,
     explained_difference,
+    rank_bars,
 )
 from rankaudit.figures.importance import (
     attribution_beeswarm,
@@ -44,5 +45,6 @@ __all__ = [
     "metric_label",
     "number",
     "position_slopegraph",
+    "rank_bars",
     "segment_differences",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,12 +25,16 @@ from rankaudit.figures import theme
 from rankaudit.figures._format import feature_label, number, signed
 from rankaudit.text import plotly_text
 
+if TYPE_CHECKING:
+    from rankaudit.attribution.rank import RankExplanation
+
 __all__ = [
     "METHOD_LABELS",
     "ExplainedDifference",
     "attribution_bars",
     "attribution_waterfall",
     "explained_difference",
+    "rank_bars",
 ]
 
 METHOD_LABELS = {"shap": "SHAP", "ig": "Integrated Gradients"}
@@ -259,4 +264,43 @@ def attribution_waterfall(
         title_text=f"{METHOD_LABELS.get(method, method)}: reference → score",
         range=[low - pad, high + pad],
     )
+    return figure
+
+
+def rank_bars(explanation: RankExplanation, model: str, *, top: int = DEFAULT_TOP) -> go.Figure:
+    """Horizontal bars of the Shapley values of `explanation`'s rank under `model` (request
+    reference, the other candidates fixed), in positions: the `top` largest |values| (ties by
+    feature name) and one bar "all other features (K)" summing the rest, so the bars add up to
+    the rank change, rank with its features minus rank at the reference. A negative bar moves
+    the tweet up. Feature and model names are escaped."""
+    table = explanation.values.rename(columns={"player": "feature"})[["feature", "rank"]]
+    shown = top_contributions(table, ["rank"], top=top)
+    values = shown["rank"].to_numpy(dtype=np.float64)
+    at_x, at_reference = explanation.at_x["rank"], explanation.at_reference["rank"]
+    figure = go.Figure(
+        go.Bar(
+            y=[plotly_text(str(f)) for f in shown["feature"]],
+            x=values,
+            orientation="h",
+            name="rank",
+            marker_color=[theme.UP if v < 0 else theme.DOWN for v in values],
+            text=[f"{v:+.2f}" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}<br>rank %{x:+.3f} positions<extra></extra>",
+        )
+    )
+    theme.apply_theme(
+        figure,
+        height=110 + 17 * len(shown),
+        title={
+            "text": f"{plotly_text(model)}: rank #{at_x:.0f}, #{at_reference:.0f} at the request "
+            f"reference<br><sup>change {at_x - at_reference:+.0f} positions = sum of the bars "
+            "(negative: moves the tweet up)</sup>"
+        },
+        showlegend=False,
+        margin={"l": 10, "r": 50, "t": 78, "b": 10},
+    )
+    figure.update_yaxes(autorange="reversed", automargin=True)
+    figure.update_xaxes(title_text="contribution to the rank (positions)", zeroline=True)
     return figure

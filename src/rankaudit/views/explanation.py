@@ -21,6 +21,7 @@ from rankaudit.attribution import (
     resolve_methods,
 )
 from rankaudit.attribution.grouping import DEFAULT_TOP, By, feature_groups
+from rankaudit.attribution.rank import RankExplanation, RankSettings, explain_rank
 from rankaudit.data import schema
 from rankaudit.errors import AttributionError, ParameterError
 from rankaudit.explain import TweetExplanation
@@ -32,6 +33,7 @@ __all__ = [
     "ExplanationRequest",
     "ExplanationView",
     "explain_in_timeline",
+    "explain_rank_in_timeline",
     "explanation_from_rows",
     "resolve_explanation",
 ]
@@ -249,4 +251,29 @@ def explain_in_timeline(
     rows = result.loc[result[schema.TWEET_ID] == asked.tweet]
     return explanation_from_rows(
         view, asked, rows, source="computed", groups=_groups(workspace, rows)
+    )
+
+
+def explain_rank_in_timeline(
+    workspace: Workspace,
+    view: TimelineView,
+    *,
+    tweet: str,
+    model: str,
+    settings: RankSettings | None = None,
+) -> RankExplanation:
+    """Explain `tweet`'s rank (with its top-k membership and exposure) under `model` (one of
+    the view's two rankers) against the request reference, the other candidates' scores fixed,
+    on the rows `view` holds: the numbers of `rankaudit.explain.explain_ranks(quantity="rank")`
+    for that model. Values are in positions (negative: moves the tweet up) and sum to the
+    tweet's rank minus its rank at the reference. Raises ParameterError for a model outside
+    the view, NotFoundError for a tweet outside the request."""
+    view.side(model)  # ParameterError for a model outside the view's pair
+    view.comparison.tweet(tweet)  # NotFoundError naming the request and its size
+    frame = view.comparison.rows.drop(columns=_ADDED, errors="ignore").reset_index(drop=True)
+    return explain_rank(
+        workspace.ranker(model),
+        frame,
+        tweet,
+        settings=RankSettings() if settings is None else settings,
     )

@@ -19,6 +19,7 @@ from rankaudit.cli import (
     _serve,
     _workspace,
 )
+from rankaudit.libraries import skip_estimator_apis
 
 __all__ = ["app", "main"]
 
@@ -80,4 +81,5 @@ for _module in (
 
 def main() -> None:
     """Console-script entry point."""
+    skip_estimator_apis()
     sys.exit(app())

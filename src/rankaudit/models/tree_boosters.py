@@ -4,18 +4,18 @@ from `trees`, which holds the adapter and re-exports `Output` and `OUTPUTS`."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType, ModuleType
+from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
 from rankaudit.errors import ModelLoadError
+from rankaudit.libraries import import_model_library
 from rankaudit.models.booster_files import (
     check_lightgbm_text,
     check_xgboost_file,
@@ -95,13 +95,6 @@ class Backend(Protocol):
         ...
 
 
-def _import_library(name: str, hint: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        raise ModelLoadError(f"{name} is not installed; {hint}") from None
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -122,7 +115,7 @@ class LightGBMBackend:
     PROBABILITY_OBJECTIVES = frozenset({"binary", "cross_entropy"})
 
     def load(self, path: Path) -> TreeModel:
-        lgb = _import_library("lightgbm", "pip install lightgbm")
+        lgb = import_model_library("lightgbm", "pip install lightgbm")
         data = _read_model_file(path)
         check_lightgbm_text(path, data)  # the native parser crashes on damaged files
         try:
@@ -182,7 +175,7 @@ class XGBoostBackend:
     PROBABILITY_OBJECTIVES = frozenset({"binary:logistic", "reg:logistic"})
 
     def load(self, path: Path) -> TreeModel:
-        xgb = _import_library("xgboost", "pip install 'rankaudit[xgboost]'")
+        xgb = import_model_library("xgboost", "pip install 'rankaudit[xgboost]'")
         data = _read_model_file(path)
         check_xgboost_file(path, data)  # a damaged UBJSON file can crash the native parser
         booster = xgb.Booster()

@@ -115,42 +115,29 @@ def render_features(session: WorkspaceSession, data: dict[str, Any]) -> html.Div
         )
     ]
     notes.extend(f"{model}: {reason}." for model, reason in view.missing.items())
-    agreement: Any = (
-        graph(method_agreement(view.agreement), id="features-agreement")
-        if view.agreement is not None
-        else hint(f"SHAP vs IG: only {query.method.upper()} applies to {model}.")
+    importance = panel(
+        None, graph(importance_comparison(view.importance, view.models), id="features-importance")
     )
+    dependence = panel(
+        None, graph(dependence_plot(view.attributions, feature), id="features-dependence")
+    )
+    beeswarm = panel(None, graph(attribution_beeswarm(view.attributions), id="features-beeswarm"))
+    # Cards are paired by height, so that no card is stretched to half-empty beside a
+    # taller one: the tall importance chart beside a column of two shorter charts.
+    if view.agreement is not None:
+        agreement = panel(None, graph(method_agreement(view.agreement), id="features-agreement"))
+        side, below = [agreement, dependence], [beeswarm]
+    else:
+        notes.append(f"SHAP vs IG: only {query.method.upper()} applies to {model}.")
+        side, below = [dependence, beeswarm], []
     return html.Div(
         [
             html.Div([hint(n) for n in notes]),
             html.Div(
-                [
-                    panel(
-                        None,
-                        graph(
-                            importance_comparison(view.importance, view.models),
-                            id="features-importance",
-                        ),
-                    ),
-                    panel(None, agreement),
-                ],
-                className="grid-2",
+                [importance, html.Div(side, className="stack")],
+                className="grid-2 grid-top",
             ),
-            html.Div(
-                [
-                    panel(
-                        None, graph(attribution_beeswarm(view.attributions), id="features-beeswarm")
-                    ),
-                    panel(
-                        None,
-                        graph(
-                            dependence_plot(view.attributions, feature),
-                            id="features-dependence",
-                        ),
-                    ),
-                ],
-                className="grid-2",
-            ),
+            *below,
         ]
     )
 

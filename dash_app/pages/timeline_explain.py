@@ -222,23 +222,27 @@ def render_explanation(
     session: WorkspaceSession, data: dict[str, Any], rows: str | None = None
 ) -> html.Div:
     """The open tweet's explanation: summary with completeness, attribution chart (the 12
-    largest features, or feature groups with `rows="groups"`, and the rest summed), and the
-    score of the tweet split by head under both rankers."""
+    largest features, or feature groups with `rows="groups"`, and the rest summed; values
+    outside the training range marked), and the score of the tweet split by head under
+    both rankers."""
     query = TimelineQuery.from_data(data)
     if query.tweet is None:
         return html.Div()
     by = BY.get(rows, "feature") if isinstance(rows, str) else "feature"
     view = session.explanation(query)
+    ranges = session.feature_ranges()
     if query.chart == "waterfall":
         method = "shap" if "shap" in view.methods else view.methods[0]
-        figure = attribution_waterfall(view.explanation, view.model, method=method, by=by)
+        figure = attribution_waterfall(
+            view.explanation, view.model, method=method, by=by, ranges=ranges
+        )
     else:
-        figure = attribution_bars(view.explanation, view.model, by=by)
+        figure = attribution_bars(view.explanation, view.model, by=by, ranges=ranges)
     parts: list[Any] = [_summary(view), graph(figure, id="explain-figure")]
     notes = [
         note
         for note in (
-            feature_ranges_line(view, session.feature_ranges()),
+            feature_ranges_line(view, ranges),
             sign_note(view),
         )
         if note is not None

@@ -11,7 +11,7 @@ Tweet ids, model, head, feature and group names and category values are escaped
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,17 +27,23 @@ from rankaudit.text import plotly_text
 
 if TYPE_CHECKING:
     from rankaudit.attribution.rank import RankExplanation
+    from rankaudit.compare.surprise import FeatureRanges
 
 __all__ = [
     "METHOD_LABELS",
+    "OUTSIDE_COLOR",
     "ExplainedDifference",
     "attribution_bars",
     "attribution_waterfall",
     "explained_difference",
+    "outside_text",
     "rank_bars",
 ]
 
 METHOD_LABELS = {"shap": "SHAP", "ig": "Integrated Gradients"}
+#: Labels and bands of feature values outside the training range.
+OUTSIDE_COLOR = "#b45309"
+_OUTSIDE_BAND = "#fff3bf"
 _SHORT = {"shap": "SHAP", "ig": "IG"}
 
 
@@ -142,16 +148,92 @@ def _shown(
     return shown.assign(label=_labels(shown, by))
 
 
+@dataclass(frozen=True)
+class _Outside:
+    """A shown feature row whose value lies outside its training range [low, high]."""
+
+    row: int
+    feature: str
+    value: float
+    low: float
+    high: float
+
+
+def _outside(shown: pd.DataFrame, ranges: FeatureRanges | None, by: By) -> list[_Outside]:
+    """The rows of `shown` (per feature, not the summed row) whose continuous value lies
+    outside its training range in `ranges`; none without ranges or per feature group."""
+    if ranges is None or by != "feature":
+        return []
+    out = []
+    for row, record in enumerate(shown.to_dict("records")):
+        feature = str(record["feature"])
+        if record["other"] or feature not in ranges.low:
+            continue
+        try:
+            value = float(str(record["value"]))
+        except ValueError:  # a categorical value has no range
+            continue
+        low, high = float(ranges.low[feature]), float(ranges.high[feature])
+        if value < low or value > high:
+            out.append(_Outside(row, feature, value, low, high))
+    return out
+
+
+def outside_text(low: float, high: float) -> str:
+    """The note under the label of a value outside its training range."""
+    return f"outside training range {number(low, 4)} .. {number(high, 4)}"
+
+
+def _mark_outside(figure: go.Figure, labels: Sequence[str], outside: list[_Outside]) -> None:
+    """Mark the rows of `outside` (indices into the y categories `labels`): a warning sign
+    and the training range under the tick label, in `OUTSIDE_COLOR`, and a band behind the
+    row. The y values stay the plain labels (hover and clicks read them)."""
+    if not outside:
+        return
+    by_row = {o.row: o for o in outside}
+    ticks = []
+    for index, label in enumerate(labels):
+        mark = by_row.get(index)
+        ticks.append(
+            label
+            if mark is None
+            else f"<span style='color:{OUTSIDE_COLOR}'><b>⚠ {label}</b><br>"
+            f"<span style='font-size:10px'>{outside_text(mark.low, mark.high)}</span></span>"
+        )
+    figure.update_yaxes(tickmode="array", tickvals=list(labels), ticktext=ticks)
+    for mark in outside:
+        figure.add_shape(
+            type="rect",
+            xref="paper",
+            x0=0,
+            x1=1,
+            yref="y",
+            y0=mark.row - 0.5,
+            y1=mark.row + 0.5,
+            fillcolor=_OUTSIDE_BAND,
+            opacity=0.6,
+            line={"width": 0},
+            layer="below",
+        )
+
+
 def attribution_bars(
-    explanation: TweetExplanation, model: str, *, top: int = DEFAULT_TOP, by: By = "feature"
+    explanation: TweetExplanation,
+    model: str,
+    *,
+    top: int = DEFAULT_TOP,
+    by: By = "feature",
+    ranges: FeatureRanges | None = None,
 ) -> go.Figure:
     """Horizontal bars of `model`'s contributions, one bar per method (SHAP, IG) and feature,
     labelled `feature = value` (or per feature group, `by="group"`, labelled `group (n
     features)`, the sum over its members), largest first, ties by name: the `top` largest and
     one bar "all other features (K)" summing the rest, so each method's bars add up to its
     total. Units are those of the explained output (score units, or a head's probability).
-    The title states score, reference, gap and each method's completeness error. Trace i
-    holds method `methods[i]`; y values are the labels."""
+    The title states score, reference, gap and each method's completeness error. With the
+    training `ranges`, a value outside its range is marked: a warning sign and "outside
+    training range low .. high" under its tick label, a band behind its row. Trace i holds
+    method `methods[i]`; y values are the labels."""
     summary = explained_difference(explanation, model)
     methods = [m for m in ("shap", "ig") if m in explanation.methods(model)]
     shown = _shown(explanation, model, methods, top, by)
@@ -181,13 +263,20 @@ def attribution_bars(
         margin={"l": 10, "r": 50, "t": 78, "b": 10},
     )
     figure.update_yaxes(autorange="reversed", automargin=True)
+    # Room on both sides for the values written outside the bars: a negative bar's value must
+    # not run into the tick labels.
+    every = np.concatenate([np.zeros(1), *(shown[m].to_numpy(dtype=np.float64) for m in methods)])
+    low, high = min(0.0, float(every.min())), max(0.0, float(every.max()))
+    pad = 0.2 * (high - low) if high > low else 1e-6
     figure.update_xaxes(
         title_text="contribution ("
         + ("score units" if summary.head == "score" else "probability")
         + ")",
         zeroline=True,
         zerolinewidth=1.5,
+        range=[low - (pad if low < 0 else 0.02 * pad), high + pad],
     )
+    _mark_outside(figure, list(shown["label"]), _outside(shown, ranges, by))
     return figure
 
 
@@ -198,11 +287,13 @@ def attribution_waterfall(
     method: str = "shap",
     top: int = DEFAULT_TOP,
     by: By = "feature",
+    ranges: FeatureRanges | None = None,
 ) -> go.Figure:
     """A waterfall from the reference score to the score: the reference, then `method`'s
     `top` largest contributions (features, or feature groups with `by="group"`; ties by name)
     and "all other features (K)" summed, then the score as the model computes it. Any
-    completeness error shows as the difference between the last step and the total. Raises
+    completeness error shows as the difference between the last step and the total. Values
+    outside their training `ranges` are marked as in `attribution_bars`. Raises
     NotFoundError when `method` has no attributions for `model`."""
     summary = explained_difference(explanation, model)
     available = explanation.methods(model)
@@ -264,6 +355,9 @@ def attribution_waterfall(
         title_text=f"{METHOD_LABELS.get(method, method)}: reference → score",
         range=[low - pad, high + pad],
     )
+    # The reference's bar comes first: feature rows are one further down.
+    outside = [replace(o, row=o.row + 1) for o in _outside(shown, ranges, by)]
+    _mark_outside(figure, labels, outside)
     return figure
 
 

@@ -18,11 +18,14 @@ import plotly.graph_objects as go
 from rankaudit.errors import NotFoundError
 from rankaudit.figures import theme
 from rankaudit.figures._format import number
+from rankaudit.figures._labels import place_labels
 from rankaudit.text import plotly_text, plotly_texts
 
 __all__ = ["attribution_beeswarm", "dependence_plot", "importance_comparison", "method_agreement"]
 
 _UNITS = {"score": "score units"}
+#: The agreement plot names at most this many features (the most important; hover names all).
+AGREEMENT_LABELS = 8
 
 
 def _units(head: str) -> str:
@@ -176,7 +179,10 @@ def attribution_beeswarm(long: pd.DataFrame, *, top: int = 12) -> go.Figure:
     figure.update_yaxes(
         tickvals=list(range(len(features))),
         ticktext=plotly_texts(features),
-        autorange="reversed",
+        # Reversed, with half a row of room beyond the first and last rows' jitter (±0.32),
+        # so no point or tick label sits on the plot's edge.
+        range=[len(features) - 0.5, -0.5],
+        autorange=False,
         automargin=True,
         showgrid=False,
     )
@@ -263,6 +269,12 @@ def dependence_plot(long: pd.DataFrame, feature: str, *, bins: int = 12) -> go.F
         margin={"l": 10, "r": 10, "t": 76, "b": 10},
     )
     figure.update_xaxes(title_text=name)
+    if not categorical and np.isfinite(x_points.astype(np.float64)).any():
+        # 5% of room on both sides: points at the extremes (0 and 1 of a binary feature)
+        # would otherwise sit on the plot's edge, half clipped.
+        low, high = float(np.nanmin(x_points)), float(np.nanmax(x_points))
+        pad = 0.05 * (high - low) if high > low else max(abs(high), 1.0) * 0.05
+        figure.update_xaxes(range=[low - pad, high + pad])
     figure.update_yaxes(
         title_text=f"attribution ({_units(str(first['head']))})", zeroline=True, zerolinewidth=1.5
     )
@@ -273,8 +285,10 @@ def method_agreement(long: pd.DataFrame) -> go.Figure:
     """How far SHAP and IG agree on one model's rows: per feature, mean |SHAP| against mean
     |IG| (one point per feature, the diagonal = perfect agreement). The title gives the
     Spearman correlation of the two importance rankings and the Pearson correlation of the
-    row-level attributions. Trace 0: the features, trace 1: the diagonal. Raises
-    NotFoundError unless both methods are present."""
+    row-level attributions. Both axes share one range (the diagonal is y = x). The most
+    important features (up to `AGREEMENT_LABELS`) are named where their label overlaps no
+    other label or point (`place_labels`). Trace 0: the features, trace 1: the diagonal.
+    Raises NotFoundError unless both methods are present."""
     methods = set(long["method"])
     if not {"shap", "ig"} <= methods:
         raise NotFoundError(
@@ -288,16 +302,33 @@ def method_agreement(long: pd.DataFrame) -> go.Figure:
     rho = per_feature["shap"].rank().corr(per_feature["ig"].rank())
     r = wide["shap"].corr(wide["ig"])
     top = float(np.nanmax(per_feature.to_numpy())) if len(per_feature) else 1.0
-    labelled = set(per_feature.sum(axis=1).sort_values(ascending=False).head(6).index)
+    top = top if top > 0 else 1.0
+    extent = top * 1.08
+    # Plot fractions of each feature's point; labels for the most important, ties by name.
+    fractions = {
+        str(f): (float(x) / extent, float(y) / extent)
+        for f, x, y in zip(
+            per_feature.index,
+            per_feature["shap"].to_numpy(dtype=np.float64),
+            per_feature["ig"].to_numpy(dtype=np.float64),
+            strict=True,
+        )
+    }
+    order = sorted(fractions, key=lambda f: (-sum(fractions[f]), f))
+    positions = place_labels(
+        [(f, *fractions[f]) for f in order[:AGREEMENT_LABELS]],
+        points=list(fractions.values()),
+    )
     figure = go.Figure(
         [
             go.Scatter(
                 x=per_feature["shap"],
                 y=per_feature["ig"],
                 mode="markers+text",
-                text=[plotly_text(f) if f in labelled else "" for f in per_feature.index],
-                textposition="top center",
-                textfont={"size": 10},
+                text=[plotly_text(f) if str(f) in positions else "" for f in per_feature.index],
+                textposition=[positions.get(str(f), "top center") for f in per_feature.index],
+                textfont={"size": 10, "color": "#343a40"},
+                cliponaxis=False,
                 customdata=list(per_feature.index),
                 hovertext=plotly_texts(per_feature.index),
                 marker={"size": 8, "color": theme.DEEP},
@@ -305,8 +336,8 @@ def method_agreement(long: pd.DataFrame) -> go.Figure:
                 showlegend=False,
             ),
             go.Scatter(
-                x=[0, top * 1.05],
-                y=[0, top * 1.05],
+                x=[0, extent],
+                y=[0, extent],
                 mode="lines",
                 line={"color": "#adb5bd", "dash": "dot"},
                 hoverinfo="skip",
@@ -326,6 +357,7 @@ def method_agreement(long: pd.DataFrame) -> go.Figure:
         },
         margin={"l": 10, "r": 10, "t": 76, "b": 10},
     )
-    figure.update_xaxes(title_text="mean |SHAP|", rangemode="tozero")
-    figure.update_yaxes(title_text="mean |IG|", rangemode="tozero")
+    # The same range on both axes: the diagonal is the 45° line of perfect agreement.
+    figure.update_xaxes(title_text="mean |SHAP|", range=[0, extent], nticks=6)
+    figure.update_yaxes(title_text="mean |IG|", range=[0, extent], nticks=6)
     return figure

@@ -93,7 +93,10 @@ def position_slopegraph(
     moved it down, grey when unchanged; the `selected` tweet is drawn on top in orange.
 
     Markers are filled when the tweet is relevant (the viewer engaged with it, or with graded
-    relevance its grade is above 0), red diamonds for negative feedback. Every marker carries its tweet id as `customdata`, so a click identifies it.
+    relevance its grade is above 0), red diamonds for negative feedback. Every marker carries
+    its tweet id as `customdata`, so a click identifies it. Up to `LABEL_LIMIT` candidates,
+    each marker is labelled `#position tweet_id` (e.g. `#1 t0000020562`): the position first
+    on both sides, so it never reads as a decimal of the id.
     Traces, in order: moved up, moved down, unchanged (lines), selected (line, only with a
     selected candidate), then the markers of a and of b.
 
@@ -155,9 +158,7 @@ def position_slopegraph(
     ):
         positions = rows[column].to_numpy()
         labels = (
-            [f"{p}. {t}" if x == 0 else f"{t} .{p}" for p, t in zip(positions, shown, strict=True)]
-            if show_labels
-            else None
+            [f"#{p} {t}" for p, t in zip(positions, shown, strict=True)] if show_labels else None
         )
         traces.append(
             dict(

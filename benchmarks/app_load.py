@@ -2,9 +2,10 @@
 
 Usage: python benchmarks/app_load.py [--workspace fixtures/demo] [--clients 1 8 16]
                                      [--duration 60] [--max-pages 5000] [--big-id]
-                                     [--threads 8] [--seed 0]
+                                     [--threads 8] [--workers 1] [--soak SECONDS] [--seed 0]
 
-Starts `rankaudit`'s waitress server (the real `make_server`) in a child process on
+Starts `rankaudit`'s waitress server (the real `serve`, with `--workers` processes; the
+overview computed before serving, as `rankaudit serve` does) in a child process on
 127.0.0.1 (a free port; loopback only), then, for each client count in `--clients`, runs that
 many client threads for `--duration` seconds (at most `--max-pages` pages in all). A page is
 what a browser sends to open `/timeline/<viewer>`: the HTML shell, the pages router callback
@@ -12,19 +13,26 @@ what a browser sends to open `/timeline/<viewer>`: the HTML shell, the pages rou
 table, the pair dropdown) and the explanation callback, with the payloads the page sends
 (the callback keys are read from the server's `/_dash-dependencies`). Every page is a
 different viewer (drawn with `--seed`, never repeated within a run). Prints pages/s, page
-p50/p95, errors and the server's resident memory at the start and end of every run.
+p50/p95, errors and the server's memory at the start and end of every run: RSS summed over
+the whole process tree (the parent and its workers; pages shared copy-on-write count once
+per process) and PSS (shared pages split between the processes sharing them: the tree's
+real footprint).
 
 `--big-id`: with 8 clients, a run without, then a run during which one request carries a
 1 MB viewer id (at a third of the run); reports the server's peak RSS growth during that
 request (sampled every 20 ms) and the other clients' p95 against the run without it.
 
-A 5-minute soak: `--clients 8 --duration 300` (RSS at start and end of the run).
+`--soak SECONDS`: after the runs, 8 clients for that long (viewers drawn again when all
+were opened), the tree's RSS sampled every 10 s; prints the samples and whether the last is
+within +-10% of the first (the caches are bounded: once full, memory must stay flat; run it
+after a warm-up such as `--clients 8 --duration 30`).
 The server holds the models and the request index; the workspace is opened before timing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -49,31 +57,57 @@ HOST = "127.0.0.1"
 # --------------------------------------------------------------------------- server child
 
 
-def run_server(workspace: Path, threads: int, viewers_file: Path) -> None:
+def run_server(workspace: Path, threads: int, workers: int, viewers_file: Path) -> None:
     """The child: open the workspace, write its viewers to `viewers_file`, print the port,
-    serve until stdin closes."""
+    serve (`workers` processes) until SIGTERM."""
     import logging
 
-    logging.getLogger("rankaudit.app").setLevel(logging.ERROR)
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth": expected here
-    from dash_app.server import make_server
+    logging.basicConfig(level=logging.ERROR)  # a worker that dies is logged
+    logging.getLogger("waitress.queue").setLevel(logging.CRITICAL)  # "queue depth": expected
+    from dash_app.server import serve
     from rankaudit.views import WorkspaceSession
 
     session = WorkspaceSession.open(workspace)
-    session.warm(overview=False)
     viewers_file.write_text(json.dumps([str(u) for u in session.index.users]))
-    server = make_server(session, host=HOST, port=0, threads=threads)
-    threading.Thread(target=server.run, daemon=True).start()
-    print(int(server.effective_port), flush=True)
-    sys.stdin.read()  # the parent closes stdin to stop the server
+    from rankaudit.models.threads import torch_threads
+
+    # As `rankaudit serve --workers N` (N > 1): one torch thread from the first ranker call.
+    with torch_threads(1 if workers > 1 else None):
+        session.warm(overview=True)
+        with contextlib.suppress(KeyboardInterrupt):  # SIGTERM from the parent
+            serve(session, host=HOST, port=0, threads=threads, workers=workers, warm=False,
+                  on_ready=lambda url: print(url.rstrip("/").rsplit(":", 1)[1], flush=True))  # fmt: skip
 
 
-def rss_mib(pid: int) -> float:
-    """Resident set size of process `pid` (MiB), from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the server's workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(current := todo.pop())
+        todo.extend(children.get(current, []))
+    return found
+
+
+def rss_mib(pid: int, field: str = "Rss:") -> float:
+    """Memory of process `pid` and its descendants (MiB), from /proc: `Rss:` (resident, each
+    process counting the pages it shares) or `Pss:` (shared pages split between sharers)."""
+    total = 0.0
+    for member in tree(pid):
+        try:
+            text = Path(f"/proc/{member}/smaps_rollup").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        total += sum(int(ln.split()[1]) for ln in text.splitlines() if ln.startswith(field))
+    return total / 1024 if total else float("nan")
 
 
 # --------------------------------------------------------------------------------- client
@@ -166,7 +200,10 @@ class Run:
     errors: list[str] = field(default_factory=list)
     rss_start: float = 0.0
     rss_end: float = 0.0
+    pss_start: float = 0.0
+    pss_end: float = 0.0
     big: dict[str, float] = field(default_factory=dict)
+    samples: list[tuple[float, float, float]] = field(default_factory=list)  # (s, RSS, PSS)
 
     def line(self) -> str:
         times = np.asarray(self.pages) if self.pages else np.asarray([np.nan])
@@ -175,7 +212,8 @@ class Run:
             f"clients {self.clients:>2}: {len(self.pages):>5} pages in {self.seconds:5.1f} s = "
             f"{rate:5.2f} pages/s; page p50 {np.median(times):.3f} s, p95 "
             f"{np.percentile(times, 95):.3f} s; errors {len(self.errors)}; server RSS "
-            f"{self.rss_start:.0f} -> {self.rss_end:.0f} MiB ({self.rss_end - self.rss_start:+.0f})"
+            f"{self.rss_start:.0f} -> {self.rss_end:.0f} MiB ({self.rss_end - self.rss_start:+.0f}), "
+            f"PSS {self.pss_start:.0f} -> {self.pss_end:.0f} MiB"
         )
 
 
@@ -189,9 +227,11 @@ def load(
     duration: float,
     max_pages: int,
     big_id: bool = False,
+    sample_every: float = 0.0,
 ) -> Run:
-    """`clients` threads opening pages of distinct viewers for `duration` seconds."""
-    run = Run(clients=clients, rss_start=rss_mib(pid))
+    """`clients` threads opening pages of distinct viewers for `duration` seconds (with
+    `sample_every`: the server's memory every that many seconds)."""
+    run = Run(clients=clients, rss_start=rss_mib(pid), pss_start=rss_mib(pid, "Pss:"))
     queue = iter(viewers)
     lock = threading.Lock()
     deadline = time.perf_counter() + duration
@@ -221,10 +261,15 @@ def load(
     started = time.perf_counter()
     for thread in threads:
         thread.start()
+    if sample_every:
+        while any(thread.is_alive() for thread in threads):
+            run.samples.append((time.perf_counter() - started, rss_mib(pid), rss_mib(pid, "Pss:")))
+            time.sleep(sample_every)
     for thread in threads:
         thread.join(timeout=duration + 300)
     run.seconds = time.perf_counter() - started
     run.rss_end = rss_mib(pid)
+    run.pss_end = rss_mib(pid, "Pss:")
     return run
 
 
@@ -272,25 +317,27 @@ def main() -> None:
     parser.add_argument("--max-pages", type=int, default=5000, help="pages per run, at most")
     parser.add_argument("--big-id", action="store_true", help="also the 1 MB id runs (8 clients)")
     parser.add_argument("--threads", type=int, default=None, help="waitress threads")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
+    parser.add_argument("--soak", type=float, default=0.0, help="then 8 clients this long (s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the runs here")
     parser.add_argument("--_serve", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.duration <= 0 or args.max_pages < 1 or min(args.clients) < 1:
-        parser.error("--duration, --max-pages and --clients must be positive")
+    if args.duration <= 0 or args.max_pages < 1 or min(args.clients) < 1 or args.workers < 1:
+        parser.error("--duration, --max-pages, --clients and --workers must be positive")
 
     from dash_app.server import THREADS
 
     threads = args.threads or THREADS
     if args._serve is not None:
-        run_server(args.workspace, threads, args._serve)
+        run_server(args.workspace, threads, args.workers, args._serve)
         return
 
     viewers_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"app_load_viewers_{os.getpid()}.json"
     child = subprocess.Popen(
         [sys.executable, __file__, "--workspace", str(args.workspace), "--threads", str(threads),
-         "--_serve", str(viewers_file)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+         "--workers", str(args.workers), "--_serve", str(viewers_file)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     try:
         assert child.stdout is not None
@@ -300,7 +347,8 @@ def main() -> None:
         random.Random(args.seed).shuffle(viewers)
         keys = callback_keys(port)
         print(
-            f"server pid {child.pid} on {HOST}:{port}, {threads} waitress threads, "
+            f"server pid {child.pid} on {HOST}:{port}, {args.workers} worker process(es) of "
+            f"{threads} waitress threads, "
             f"{len(viewers):,} viewers, ready in {time.perf_counter() - started:.1f} s; "
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
         )
@@ -337,14 +385,26 @@ def main() -> None:
                 f"{bool(big_run.big.get('card'))}); server RSS peak growth {growth:+.1f} MiB "
                 f"(target <= 50); others' p95 {ratio:.2f}x the run without it (target <= 2)"
             )
+        if args.soak:
+            run = load(port, child.pid, keys, fresh(budget) * 50, clients=8,
+                       duration=args.soak, max_pages=50 * budget, sample_every=10.0)  # fmt: skip
+            runs.append(run)
+            print("soak " + run.line(), flush=True)
+            for seconds, rss, pss in run.samples:
+                print(f"  {seconds:6.1f} s: RSS {rss:7.1f} MiB, PSS {pss:7.1f} MiB")
+            first, last = run.samples[0][1], run.rss_end
+            change = last / first - 1
+            print(
+                f"soak: tree RSS {first:.0f} -> {last:.0f} MiB ({change:+.1%}; within +-10%: "
+                f"{'yes' if abs(change) <= 0.10 else 'NO'}), {len(tree(child.pid))} processes"
+            )
         for run in runs:
             for error in run.errors[:5]:
                 print(f"  error ({run.clients} clients): {error}")
         if args.json is not None:
             args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
     finally:
-        if child.stdin is not None:
-            child.stdin.close()
+        child.terminate()  # SIGTERM: the server stops its workers
         try:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:

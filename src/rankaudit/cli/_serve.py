@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rankaudit.cli._common import WorkspaceOption, handle_errors, open_workspace
 from rankaudit.cli._device import DeviceOption, check_device, with_device
 from rankaudit.errors import ParameterError
+
+if TYPE_CHECKING:
+    from dash_app.auth import Credentials
 
 HostOption = Annotated[
     str,
@@ -42,6 +45,17 @@ AllowedHostOption = Annotated[
         "it is bound to (127.0.0.1, localhost, [::1]), against DNS rebinding.",
     ),
 ]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Processes serving the app (8 threads each), sharing the models, the index and "
+        "the overview: a page keeps one core busy, so N workers serve up to N times the pages "
+        "per second, at a few hundred MB more memory each (their own caches). Default: one per "
+        "core, at most 2 (1 where the platform cannot fork).",
+        min=1,
+        max=64,
+    ),
+]
 VsOption = Annotated[
     tuple[str, str],
     typer.Option(help="The two models to compare: REFERENCE AUDITED (default: baseline deep)."),
@@ -65,10 +79,12 @@ def serve_workspace(
     request: str | None = None,
     allowed_hosts: tuple[str, ...] = (),
     device: str = "cpu",
+    workers: int | None = None,
 ) -> None:
     """Check the address and credentials, open the workspace, announce the URL on stdout
-    (and the timeline of `user` / `request` when given, checked first) and serve until
-    Ctrl+C; the app explains torch rankers on `device`. Raises rankaudit errors for bad input."""
+    (and the timeline of `user` / `request` when given, checked first) and serve from
+    `workers` processes (None: `default_workers()`) until Ctrl+C or SIGTERM; the app
+    explains torch rankers on `device`. Raises rankaudit errors for bad input."""
     check_device(device)
     if isinstance(port, bool) or not 0 <= port <= 65535:
         raise ParameterError(
@@ -76,9 +92,46 @@ def serve_workspace(
         )
     from dash_app import auth, server  # the web layer, installed with rankaudit
 
+    workers = server.check_workers(server.default_workers() if workers is None else workers)
+    if workers > 1 and device != "cpu":
+        # A CUDA context does not survive fork; one process owns the device.
+        typer.echo(f"rankaudit: serving from 1 process: --device {device} cannot be forked")
+        workers = 1
     credentials = auth.load_credentials(token_file=token_file, basic_auth_file=basic_auth_file)
     server.check_exposure(host, credentials)  # before anything slow: fail fast
     allowed_hosts = server.check_allowed_hosts(tuple(allowed_hosts))
+    from rankaudit.models.threads import torch_threads
+
+    # With workers, one torch thread from before the rankers first run: see dash_app.server.
+    with torch_threads(1 if workers > 1 else None):
+        _open_and_serve(
+            workspace,
+            host=host,
+            port=port,
+            models=models,
+            credentials=credentials,
+            user=user,
+            request=request,
+            allowed_hosts=allowed_hosts,
+            device=device,
+            workers=workers,
+        )
+
+
+def _open_and_serve(
+    workspace: Path,
+    *,
+    host: str,
+    port: int,
+    models: tuple[str, str],
+    credentials: Credentials | None,
+    user: str | None,
+    request: str | None,
+    allowed_hosts: tuple[str, ...],
+    device: str,
+    workers: int,
+) -> None:
+    from dash_app import server
     from rankaudit.attribution import INTERACTIVE_SETTINGS
     from rankaudit.views import SessionSettings, WorkspaceSession
 
@@ -97,9 +150,10 @@ def serve_workspace(
 
     def announce(url: str) -> None:
         kinds = " and ".join(credentials.kinds) if credentials is not None else "none"
+        processes = f"{workers} worker processes" if workers > 1 else "1 process"
         typer.echo(
             f"rankaudit: serving workspace {session.workspace.name!r} ({models[0]} vs {models[1]}) "
-            f"at {url}  (authentication: {kinds}; Ctrl+C to stop)"
+            f"at {url}  (authentication: {kinds}; {processes}; Ctrl+C to stop)"
         )
         if start != "/":
             typer.echo(f"open: {url.rstrip('/')}{start}")
@@ -113,6 +167,7 @@ def serve_workspace(
             credentials=credentials,
             on_ready=announce,
             allowed_hosts=allowed_hosts,
+            workers=workers,
         )
     except OSError as exc:
         raise ParameterError(
@@ -120,6 +175,9 @@ def serve_workspace(
         ) from None
     except KeyboardInterrupt:
         typer.echo("rankaudit: stopped")
+    except RuntimeError as exc:  # worker processes kept dying: the log says why
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @handle_errors
@@ -132,6 +190,7 @@ def serve(
     vs: VsOption = ("baseline", "deep"),
     allowed_host: AllowedHostOption = None,
     device: DeviceOption = "cpu",
+    workers: WorkersOption = None,
 ) -> None:
     """Serve the web app: overview, side-by-side timelines of any viewer with every tweet
     explained, and global feature views. Runs under waitress; binds 127.0.0.1 unless
@@ -145,4 +204,5 @@ def serve(
         basic_auth_file=basic_auth_file,
         allowed_hosts=tuple(allowed_host or ()),
         device=device,
+        workers=workers,
     )

@@ -14,6 +14,7 @@ from rankaudit.cli._common import (
     stderr_console,
     stdout_console,
 )
+from rankaudit.cli._serve import WorkersOption
 
 fixtures_app = typer.Typer(help="Build demo and benchmark workspaces.", no_args_is_help=True)
 
@@ -119,6 +120,7 @@ def demo(
     device: Annotated[
         str, typer.Option(help="auto, cpu, cuda or mps: where the app explains torch rankers.")
     ] = "cpu",
+    workers: WorkersOption = None,
 ) -> None:
     """Serve the web app on the demo workspace and print its URL; with --print, print one
     viewer's timeline as ordered by the baseline and by the deep ranker instead."""
@@ -134,5 +136,12 @@ def demo(
     from rankaudit.cli._serve import serve_workspace
 
     serve_workspace(
-        workspace, host=host, port=port, models=vs, user=user, request=request, device=device
+        workspace,
+        host=host,
+        port=port,
+        models=vs,
+        user=user,
+        request=request,
+        device=device,
+        workers=workers,
     )

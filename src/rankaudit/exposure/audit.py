@@ -30,7 +30,8 @@ from rankaudit.errors import ParameterError
 from rankaudit.exposure.attention import Attention, estimate_survival, parse_attention
 from rankaudit.exposure.groups import Grouping, group_rows, read_author_attributes
 from rankaudit.exposure.metrics import request_cells, viewer_totals
-from rankaudit.exposure.stats import bootstrap_ratios, permutation_test
+from rankaudit.exposure.stats import bootstrap_ratios, permutation_tests
+from rankaudit.models.threads import torch_threads
 from rankaudit.workspace import Workspace
 
 __all__ = [
@@ -48,6 +49,8 @@ MEASURES = (
 )
 #: Groupings with more groups than this get no pairwise permutation tests.
 MAX_TESTED_GROUPS = 8
+#: torch intra-op threads while the audit scores the log (see `audit_exposure`).
+SCORING_TORCH_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -235,24 +238,24 @@ def audit_scored(
         )
         if 2 <= n_groups <= MAX_TESTED_GROUPS:
             amplification = intervals.point["amplification"]
-            for g in range(n_groups):
-                for h in range(g + 1, n_groups):
-                    test_rows.append(
-                        {
-                            "grouping": grouping.name,
-                            "group": grouping.labels[g],
-                            "other": grouping.labels[h],
-                            "difference": float(amplification[g] - amplification[h]),
-                            "p_value": permutation_test(
-                                totals.values,
-                                n_groups,
-                                g,
-                                h,
-                                n_permutations=settings.n_permutations,
-                                seed=settings.seed,
-                            ),
-                        }
-                    )
+            pairs = [(g, h) for g in range(n_groups) for h in range(g + 1, n_groups)]
+            p_values = permutation_tests(
+                totals.values,
+                n_groups,
+                pairs,
+                n_permutations=settings.n_permutations,
+                seed=settings.seed,
+            )
+            for (g, h), p_value in zip(pairs, p_values, strict=True):
+                test_rows.append(
+                    {
+                        "grouping": grouping.name,
+                        "group": grouping.labels[g],
+                        "other": grouping.labels[h],
+                        "difference": float(amplification[g] - amplification[h]),
+                        "p_value": p_value,
+                    }
+                )
         cell_frames.append(
             pd.DataFrame(
                 {
@@ -323,7 +326,11 @@ def audit_exposure(
         raise ParameterError(f"no request in scope {scope!r}; use scope 'all'")
     source = str(attributes) if attributes is not None else "the log"
     groupings = group_rows(in_scope.reset_index(drop=True), groups, attributes=table, source=source)
-    scored = score_requests(
-        in_scope, rankers, workspace.heads, graded=workspace.relevance, models=models
-    )
+    # One torch thread: the scoring blocks are small (SCORE_BLOCK_ROWS rows), where a second
+    # intra-op thread costs more than it gives, and on a busy machine far more; the scores are
+    # the same whatever the thread count (the blocks fix the reduction order).
+    with torch_threads(SCORING_TORCH_THREADS):
+        scored = score_requests(
+            in_scope, rankers, workspace.heads, graded=workspace.relevance, models=models
+        )
     return audit_scored(scored, groupings, settings=settings, scope=effective)

@@ -16,6 +16,7 @@ Random draws come from `numpy.random.default_rng(seed)`, so results repeat exact
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,13 @@ from numpy.typing import NDArray
 
 from rankaudit.exposure.metrics import QUANTITIES, ratios
 
-__all__ = ["RatioIntervals", "bootstrap_ratios", "permutation_test", "resample_counts"]
+__all__ = [
+    "RatioIntervals",
+    "bootstrap_ratios",
+    "permutation_test",
+    "permutation_tests",
+    "resample_counts",
+]
 
 #: Resamples materialised at once.
 _CHUNK = 256
@@ -111,20 +118,44 @@ def permutation_test(
 ) -> float:
     """Two-sided p-value that groups g and h are amplified alike (see the module docstring);
     NaN when either group reaches no viewer under the reference ordering."""
-    pair = _pair(values, n_groups, g, h)
-    observed = float(_difference(pair[:, 0].sum(axis=0), pair[:, 1].sum(axis=0)))
-    if not np.isfinite(observed):
-        return float("nan")
-    base_g = pair[:, 0].sum(axis=0)
-    base_h = pair[:, 1].sum(axis=0)
-    delta = pair[:, 1] - pair[:, 0]  # what a swap moves from h to g, per viewer
-    rng = np.random.default_rng(seed)
-    hits = 0
+    (p_value,) = permutation_tests(
+        values, n_groups, [(g, h)], n_permutations=n_permutations, seed=seed
+    )
+    return p_value
+
+
+def permutation_tests(
+    values: NDArray[np.float64],
+    n_groups: int,
+    pairs: Sequence[tuple[int, int]],
+    *,
+    n_permutations: int = 2000,
+    seed: int = 0,
+) -> list[float]:
+    """`permutation_test` of every pair (g, h) in `pairs`, each equal to its own call: every
+    test draws the same swaps from `default_rng(seed)`, so they are drawn once per chunk and
+    shared by all pairs (a grouping's tests cost one set of draws, not one per pair)."""
+    observed: list[float] = []
+    bases: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
+    for g, h in pairs:
+        pair = _pair(values, n_groups, g, h)
+        base_g = pair[:, 0].sum(axis=0)
+        base_h = pair[:, 1].sum(axis=0)
+        observed.append(float(_difference(base_g, base_h)))
+        bases.append((base_g, base_h, pair[:, 1] - pair[:, 0]))  # what a swap moves h -> g
+    live = [i for i, value in enumerate(observed) if np.isfinite(value)]
+    hits = [0] * len(pairs)
     n = values.shape[0]
-    for first in range(0, n_permutations, _CHUNK):
+    rng = np.random.default_rng(seed)
+    for first in range(0, n_permutations if live else 0, _CHUNK):
         rows = min(_CHUNK, n_permutations - first)
         swaps = rng.integers(0, 2, size=(rows, n)).astype(np.float64)
-        moved = swaps @ delta  # (rows, 4)
-        statistic = _difference(base_g + moved, base_h - moved)
-        hits += int(np.sum(np.abs(statistic) >= abs(observed) * (1.0 - _RTOL)))
-    return (1.0 + hits) / (1.0 + n_permutations)
+        for i in live:
+            base_g, base_h, delta = bases[i]
+            moved = swaps @ delta  # (rows, 4)
+            statistic = _difference(base_g + moved, base_h - moved)
+            hits[i] += int(np.sum(np.abs(statistic) >= abs(observed[i]) * (1.0 - _RTOL)))
+    return [
+        (1.0 + hits[i]) / (1.0 + n_permutations) if i in live else float("nan")
+        for i in range(len(pairs))
+    ]

@@ -1,7 +1,7 @@
 """How long each page of the app takes to render in headless Chromium on the demo workspace.
 
 The app is served as `rankaudit serve` serves it (waitress, gzip, immutable bundles, the
-overview computed before the URL is announced, the Features page's default view computed
+overview computed before the URL is announced, the Features and Exposure pages' default views computed
 right after). Each page is loaded twice: `cold` in a fresh browser (empty cache: every bundle
 is downloaded) on a page the server has not rendered yet (the timeline's explanation is
 computed then), and `warm` reloaded in the same browser (bundles from the cache, views from
@@ -38,6 +38,7 @@ PAGES = {
         ("#timeline-table", "#explain-figure .main-svg"),
     ),
     "features": ("/features", ("#features-importance .main-svg", "#features-agreement .main-svg")),
+    "exposure": ("/exposure", ("#exposure-bars .main-svg",)),
 }
 
 
@@ -62,8 +63,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
 
-    from dash_app.server import BackgroundServer
-    from rankaudit.views import FeaturesQuery, WorkspaceSession
+    from dash_app.server import BackgroundServer, warm_pages
+    from rankaudit.views import WorkspaceSession
     from tests.browser import browser_paths, headless_chromium
 
     if browser_paths() is None:
@@ -73,7 +74,7 @@ def main() -> int:
     session = WorkspaceSession.open(args.workspace)
     session.warm(overview=True)  # as `serve` does before announcing the URL
     ready = time.perf_counter() - start
-    session.features(FeaturesQuery())  # `serve` computes it in the background right after
+    warm_pages(session)  # `serve` computes Features and Exposure in the background right after
     results: dict[str, dict[str, float]] = {}
     with BackgroundServer(session) as server:
         for name, (path, selectors) in PAGES.items():

@@ -40,6 +40,7 @@ from dash_app.workers import (
 )
 from rankaudit.models.threads import torch_threads
 from rankaudit.views import FeaturesQuery, WorkspaceSession
+from rankaudit.views.exposure import ExposureQuery, exposure_audit
 
 __all__ = [
     "MAX_WORKERS",
@@ -55,6 +56,7 @@ __all__ = [
     "make_wsgi",
     "serve",
     "server_url",
+    "warm_pages",
 ]
 
 log = logging.getLogger("rankaudit.app")
@@ -181,7 +183,7 @@ def serve(
         _warm_before_serving(session, warm)
         _freeze()
         if warm:
-            threading.Thread(target=_warm, args=(session,), daemon=True, name="warm").start()
+            threading.Thread(target=warm_pages, args=(session,), daemon=True, name="warm").start()
         on_ready(server_url(host, int(server.effective_port)))
         with signals_interrupt():
             try:
@@ -204,7 +206,7 @@ def serve(
                 sockets,
                 workers=workers,
                 threads=threads,
-                on_start=(lambda: _warm(session)) if warm else None,
+                on_start=(lambda: warm_pages(session)) if warm else None,
             )
             with signals_interrupt():
                 pool.run(on_ready=lambda: on_ready(server_url(host, bound)))
@@ -236,8 +238,16 @@ def _freeze() -> None:
     gc.freeze()
 
 
-def _warm(session: WorkspaceSession) -> None:
+def warm_pages(session: WorkspaceSession) -> None:
+    """The Features and Exposure pages' default views, computed in the background once the
+    server answers (each in every worker: their caches are per process)."""
     try:
         session.features(FeaturesQuery())
     except Exception:  # the page shows the error when visited
         log.exception("computing the features page in the background failed")
+    try:
+        exposure_audit(
+            session, ExposureQuery(reference=session.models[0], audited=session.models[1])
+        )
+    except Exception:  # the page shows the error when visited
+        log.exception("computing the exposure page in the background failed")

@@ -75,3 +75,22 @@ def test_bundles_are_gzipped_and_immutable(session: WorkspaceSession) -> None:
     status, headers, body = _get(app, "/_dash-layout")
     assert status.startswith("200")
     assert "immutable" not in headers.get("cache-control", "")
+
+
+def test_plotly_is_loaded_async_from_a_cached_fingerprinted_url(session: WorkspaceSession) -> None:
+    import plotly
+
+    from dash_app.app import plotly_bundle_url
+
+    app = Compressed(create_app(session).server)
+    _, headers, index = _get(app, "/", encoding="identity")
+    url = plotly_bundle_url()
+    assert f'<script src="{url}" async="async"></script>' in index.decode()
+    status, headers, body = _get(app, url)
+    assert status.startswith("200")
+    assert headers["cache-control"] == IMMUTABLE
+    assert headers["content-encoding"] == "gzip"
+    # The very bundle dcc.Graph would load, whole.
+    bundled = (plotly.__path__[0] + "/package_data/plotly.min.js").replace("\\", "/")
+    with open(bundled, "rb") as file:
+        assert gzip.decompress(body) == file.read()

@@ -16,7 +16,10 @@ Measures:
 5. known truth: on up to `--requests` planted-bug requests (iOS, from the bug's date) and as many
    outside the bug slice, the share where `real_graph_weight` is the largest rank contributor
    (most negative rank value: it pushes the tweet up) of the deep ranker's top tweet, against
-   the request reference and against the global one (a 256-row training background).
+   the request reference and against the global one (a 256-row training background); also
+   the share where it is first or second, the share of requests where the bug decided the top
+   tweet (undoing it, the deep ranker puts another tweet first) and the global-reference share
+   among those.
 
 Prints one table-like block, then one JSON line with every number.
 """
@@ -41,10 +44,10 @@ from rankaudit.attribution.api import background_sample
 from rankaudit.attribution.grouping import group_members
 from rankaudit.attribution.heads import head_flips
 from rankaudit.attribution.listwise import explain_listwise
-from rankaudit.attribution.rank import RankSettings, explain_rank, request_reference
+from rankaudit.attribution.rank import RankSettings, explain_rank
 from rankaudit.data import schema
 from rankaudit.data.readers import read_timelines
-from rankaudit.synth.world import planted_bug_rows
+from rankaudit.synth.world import PLANTED_BUG, planted_bug_rows
 from rankaudit.workspace import load_workspace
 
 
@@ -128,21 +131,36 @@ def main() -> None:
     bugged = frame.assign(_bug=planted_bug_rows(frame).to_numpy())
     by_request = bugged.groupby(schema.REQUEST_ID, sort=True)["_bug"].any()
     background = background_sample(workspace, 256, 0)
-    global_reference = request_reference(background, deep.feature_names, deep.categorical_features)
     truth: dict[str, float] = {}
     for label, chosen in (("bug", by_request[by_request]), ("clean", by_request[~by_request])):
         picked = chosen.index.to_numpy()
         picked = picked[np.sort(rng.permutation(len(picked))[: args.requests])]
-        hits: dict[str, list[bool]] = {"request": [], "global": []}
+        hits: dict[str, list[bool]] = {"request": [], "global": [], "global_top2": []}
+        decided: list[bool] = []
         for request in picked:
             rows = frame.loc[frame[schema.REQUEST_ID] == request].reset_index(drop=True)
-            top = str(rows[schema.TWEET_ID].iat[int(np.argmax(deep.score(rows)))])
-            for name, ref in (("request", None), ("global", global_reference)):
+            best = int(np.argmax(deep.score(rows)))
+            top = str(rows[schema.TWEET_ID].iat[best])
+            for name, ref in (("request", None), ("global", background)):
                 values = explain_rank(deep, rows, top, settings=settings, reference=ref).values
                 order = np.lexsort((values["player"].to_numpy(), values["rank"].to_numpy()))
-                hits[name].append(values["player"].iat[int(order[0])] == "real_graph_weight")
+                ranked = values["player"].to_numpy()[order]
+                hits[name].append(ranked[0] == "real_graph_weight")
+                if name == "global":
+                    hits["global_top2"].append("real_graph_weight" in ranked[:2])
+            # Did the bug decide the top tweet? The same request with the bug undone.
+            undone = rows.copy()
+            column = str(PLANTED_BUG["feature"])
+            scale = np.where(planted_bug_rows(rows).to_numpy(), float(PLANTED_BUG["factor"]), 1.0)
+            undone[column] = (rows[column].to_numpy(dtype=np.float64) / scale).astype(np.float32)
+            decided.append(int(np.argmax(deep.score(undone))) != best)
         for name, found in hits.items():
             truth[f"rgw_top_share_{label}_{name}_ref"] = float(np.mean(found)) if found else 0.0
+        mask = np.asarray(decided, dtype=bool)
+        truth[f"bug_decided_top_share_{label}"] = float(mask.mean()) if len(mask) else 0.0
+        truth[f"rgw_top_share_{label}_global_ref_where_bug_decided"] = (
+            float(np.mean(np.asarray(hits["global"])[mask])) if mask.any() else 0.0
+        )
         truth[f"requests_{label}"] = float(len(picked))
     good = [s >= 0.95 and o >= 4 for s, o in zip(spearman, overlap, strict=True)]
     numbers = {

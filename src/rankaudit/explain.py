@@ -331,7 +331,7 @@ def explain_ranks(
     from rankaudit.attribution.disagreement import explain_disagreement
     from rankaudit.attribution.grouping import group_members
     from rankaudit.attribution.listwise import explain_listwise
-    from rankaudit.attribution.rank import RankSettings, explain_rank, request_reference
+    from rankaudit.attribution.rank import RankSettings, explain_rank
 
     if quantity not in RANK_LEVEL_QUANTITIES:
         raise AttributionError(
@@ -385,13 +385,8 @@ def explain_ranks(
         else None
     )
     for model, ranker in rankers.items():
-        values = None
-        if background is not None:
-            values = request_reference(
-                background, ranker.feature_names, ranker.categorical_features
-            )
         results[model] = explain_rank(
             ranker, frame, tweet, groups=groups(tuple(ranker.feature_names)), settings=settings,
-            reference=values,
+            reference=background,
         )  # fmt: skip
     return RankLevelExplanation(view, tweet, quantity, by, results)

@@ -108,8 +108,10 @@ def test_why_surprising_lines_and_the_surprises_column(workspace) -> None:  # ty
 
 
 def test_global_reference_of_rank_quantities(workspace) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
     from rankaudit.attribution.api import background_sample
-    from rankaudit.attribution.rank import explain_rank, request_reference
+    from rankaudit.attribution.rank import background_points, explain_rank
     from rankaudit.errors import AttributionError
     from rankaudit.explain import GLOBAL_REFERENCE_ROWS
 
@@ -118,13 +120,33 @@ def test_global_reference_of_rank_quantities(workspace) -> None:  # type: ignore
     )
     deep = workspace.ranker("deep")
     background = background_sample(workspace, GLOBAL_REFERENCE_ROWS, SETTINGS.seed)
-    values = request_reference(background, deep.feature_names, deep.categorical_features)
     frame = result.view.rows.drop(
         columns=["score_a", "score_b", "position_a", "position_b", "displacement"]
     )
-    direct = explain_rank(deep, frame, result.tweet, settings=SETTINGS, reference=values)
+    direct = explain_rank(deep, frame, result.tweet, settings=SETTINGS, reference=background)
     np.testing.assert_array_equal(result.results["deep"].values["rank"], direct.values["rank"])
     change = direct.at_x["rank"] - direct.at_reference["rank"]
     assert math.fsum(direct.values["rank"]) == pytest.approx(change, abs=1e-12)
+    # The global reference is the background as a distribution: the mean of the games
+    # against its drawn rows, each with its own antithetic pairs.
+    points = background_points(background, deep.feature_names, deep.categorical_features, SETTINGS)
+    assert len(points) == min(SETTINGS.pairs, GLOBAL_REFERENCE_ROWS)
+    pairs = max(1, SETTINGS.pairs // len(points))
+    games = [
+        explain_rank(
+            deep,
+            frame,
+            result.tweet,
+            settings=replace(SETTINGS, pairs=pairs, seed=SETTINGS.seed + r),
+            reference=point,
+        )
+        for r, point in enumerate(points)
+    ]
+    mean = np.mean([g.values["rank"].to_numpy() for g in games], axis=0)
+    np.testing.assert_allclose(direct.values["rank"], mean, rtol=0, atol=1e-12)
+    at_reference = np.mean([g.at_reference["rank"] for g in games])
+    assert direct.at_reference["rank"] == pytest.approx(at_reference, abs=1e-12)
+    with pytest.raises(AttributionError, match="background of a global rank reference has no rows"):
+        explain_rank(deep, frame, result.tweet, settings=SETTINGS, reference=background.iloc[:0])
     with pytest.raises(AttributionError, match=r"valid: request$"):
         explain_ranks(workspace, quantity="listwise", user="u000546", reference="global")

@@ -48,6 +48,7 @@ __all__ = [
     "RankExplanation",
     "RankQuantity",
     "RankSettings",
+    "background_points",
     "explain_rank",
     "extra_columns",
     "masked_frame",
@@ -214,6 +215,25 @@ def request_reference(
     return out
 
 
+def background_points(
+    background: pd.DataFrame,
+    features: Sequence[str],
+    categorical: Sequence[str],
+    settings: RankSettings,
+) -> list[dict[str, object]]:
+    """The reference points of a background frame for `explain_rank`: `min(pairs, rows)` of
+    its rows (all of them for an exact game, at most `pairs` otherwise), drawn without
+    replacement with the settings' seed, in their order. Raises AttributionError when
+    `background` has no rows or lacks a feature."""
+    missing = [name for name in features if name not in background.columns]
+    if background.empty or missing:
+        what = "no rows" if background.empty else f"no column {missing[0]!r}"
+        raise AttributionError(f"the background of a global rank reference has {what}")
+    count = len(background) if settings.exact else min(settings.pairs, len(background))
+    chosen = np.sort(np.random.default_rng(settings.seed).permutation(len(background))[:count])
+    return [request_reference(background.iloc[[r]], features, categorical) for r in chosen]
+
+
 def masked_frame(
     rows: pd.DataFrame,
     take: NDArray[np.int64],
@@ -321,13 +341,16 @@ def explain_rank(
     *,
     groups: Mapping[str, Sequence[str]] | None = None,
     settings: RankSettings = DEFAULT_RANK_SETTINGS,
-    reference: Mapping[str, object] | None = None,
+    reference: Mapping[str, object] | pd.DataFrame | None = None,
 ) -> RankExplanation:
     """Explain `tweet`'s rank, top-k membership and exposure in the request `rows` (prepared
     candidates of one request) against the request reference, the other candidates' scores
     fixed; players are `ranker.feature_names` or the `groups` (name -> member features).
-    `reference`: the features' reference values (default: the request reference; e.g.
-    `request_reference` of a training background sample for a global reference).
+    `reference`: the features' reference values (default: the request reference), or a frame
+    of background rows (a global reference): the expectation of the game over them, each
+    antithetic pair of permutations against its own row (`min(pairs, len(reference))` rows
+    drawn with the settings' seed), so the values sum to the quantity's change from its mean
+    over those rows, at the cost of the point reference.
     Raises NotFoundError when `tweet` is not a candidate, AttributionError on bad groups."""
     features = tuple(ranker.feature_names)
     names, membership = players(features, groups)
@@ -337,23 +360,29 @@ def explain_rank(
     ids = rows[schema.TWEET_ID].astype(str).to_numpy()
     others = np.delete(scores, i)
     above = np.delete(ids, i) < ids[i]
-    if reference is None:
-        reference = request_reference(rows, features, tuple(ranker.categorical_features))
+    categorical = tuple(ranker.categorical_features)
     extra = extra_columns([ranker], features)
 
-    def value(coalitions: NDArray[np.bool_]) -> NDArray[np.float64]:
-        keep = (coalitions[:, :, None] & membership[None]).any(axis=1)
-        frame = masked_frame(
-            rows, np.full(len(keep), i, dtype=np.int64), keep, features, reference, extra=extra
-        )
-        own = np.asarray(ranker.score(frame), dtype=np.float64)
-        position = _ranks_among(own, others, above)
-        topk = (position <= settings.k).astype(np.float64)
-        return np.stack([position, topk, exposure(position, settings)], axis=1)
+    def game(point: Mapping[str, object], pairs: int, seed: int) -> tuple[NDArray[np.float64], ...]:
+        def value(coalitions: NDArray[np.bool_]) -> NDArray[np.float64]:
+            keep = (coalitions[:, :, None] & membership[None]).any(axis=1)
+            take = np.full(len(keep), i, dtype=np.int64)
+            frame = masked_frame(rows, take, keep, features, point, extra=extra)
+            own = np.asarray(ranker.score(frame), dtype=np.float64)
+            position = _ranks_among(own, others, above)
+            topk = (position <= settings.k).astype(np.float64)
+            return np.stack([position, topk, exposure(position, settings)], axis=1)
 
-    phi, empty, full = shapley_game(
-        value, len(names), pairs=settings.pairs, seed=settings.seed, exact=settings.exact
-    )
+        return shapley_game(value, len(names), pairs=pairs, seed=seed, exact=settings.exact)
+
+    if isinstance(reference, pd.DataFrame):
+        points = background_points(reference, features, categorical, settings)
+        pairs = max(1, settings.pairs // len(points))
+        games = [game(p, pairs, settings.seed + r) for r, p in enumerate(points)]
+        phi, empty, full = (np.mean([g[j] for g in games], axis=0) for j in range(3))
+    else:
+        point = request_reference(rows, features, categorical) if reference is None else reference
+        phi, empty, full = game(point, settings.pairs, settings.seed)
     values = pd.DataFrame(
         {"player": list(names), **{q: phi[:, j] for j, q in enumerate(QUANTITIES)}}
     )

@@ -49,7 +49,9 @@ def test_contribution_lines_end_with_all_other_features(
                 gap = entry["score"] - entry["reference_score"]
                 # The document rounds to 6 significant digits.
                 assert shown == pytest.approx(gap, rel=1e-5, abs=1e-5), (model, method)
-    assert text.count(f"all other features ({220 - top})") == len(viewer["tweets"]) * 4
+    # Each tweet's four lines, and each mover's rank table under the audited ranker.
+    movers = len(viewer["movers"])
+    assert text.count(f"all other features ({220 - top})") == len(viewer["tweets"]) * 4 + movers
     # The mover's bars: the 12 largest and the rest, in the figure data of the HTML.
     figures = re.findall(
         r'<script type="application/json" data-figure="fig-v0-m0-b">(.*?)</script>', text

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import rankaudit.report.gather as gather
+import rankaudit.report.viewers as viewers
 from rankaudit.attribution import plan_attribution, run_attribution
 from rankaudit.report import build_report
 from rankaudit.workspace import load_workspace
@@ -41,13 +41,13 @@ def test_a_report_reads_matching_stores(tmp_path: Path, monkeypatch: pytest.Monk
     )
 
     calls: list[tuple[str, int]] = []
-    real = gather.attribute_frame
+    real = viewers.attribute_frame
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         calls.append((kwargs["reference"], kwargs["settings"].seed))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(gather, "attribute_frame", spy)
+    monkeypatch.setattr(viewers, "attribute_frame", spy)  # a viewer's request attributions
     documents = {}
     for name, workspace in (("plain", plain), ("stored", stored), ("mismatched", mismatched)):
         calls.clear()

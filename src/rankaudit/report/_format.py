@@ -15,6 +15,7 @@ __all__ = [
     "fmt_pvalue",
     "fmt_sci",
     "fmt_signed",
+    "fmt_signed_fixed",
     "fmt_signed_pct",
 ]
 
@@ -43,6 +44,13 @@ def fmt_fixed(value: object, decimals: int = 3) -> str:
 
 def fmt_signed(value: object, digits: int = 3) -> str:
     return "—" if _missing(value) else f"{float(value):+.{digits}g}".replace("-", "−")  # type: ignore[arg-type]
+
+
+def fmt_signed_fixed(value: object, decimals: int = 2) -> str:
+    """A signed number to `decimals` decimals (-5.2421875 -> −5.24), with a true minus sign."""
+    if _missing(value):
+        return "—"
+    return f"{float(value):+.{decimals}f}".replace("-", "−")  # type: ignore[arg-type]
 
 
 def fmt_sci(value: object) -> str:

@@ -7,9 +7,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rankaudit.attribution.grouping import other_label
-from rankaudit.report._format import fmt_fixed, fmt_num, fmt_pct, fmt_signed
+from rankaudit.report._format import (
+    fmt_fixed,
+    fmt_num,
+    fmt_pct,
+    fmt_signed,
+    fmt_signed_fixed,
+)
 
-__all__ = ["contributions", "group_table", "importance_table", "metric_columns"]
+__all__ = ["contributions", "group_table", "importance_table", "metric_columns", "rank_table"]
+
+#: A rank table's quantities: document key, column label, decimals shown.
+_RANK_COLUMNS = (
+    ("rank", "Δ rank (positions)", 2),
+    ("topk", "Δ top-k", 3),
+    ("exposure", "Δ exposure", 4),
+)
 
 
 def contributions(
@@ -71,6 +84,62 @@ def group_table(
         {"group": "Σ all groups", "cells": [totals.get(k, "—") for k in keys], "total": True}
     )
     return columns, rows
+
+
+def rank_table(mover: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The mover's rank explanation as a table: `columns`, then `rows` of the `shown` players,
+    "all other features (K)" with the document's `rest`, and a total row (each quantity's
+    value with the tweet's features minus at the request reference, which the column sums
+    to). None without a rank explanation."""
+    explained = mover.get("rank_explanation")
+    if not explained:
+        return None
+    shown = explained["players"][: explained["shown"]]
+    others = len(explained["players"]) - len(shown)
+    rows = [
+        {
+            "player": p["player"],
+            "cells": [fmt_signed_fixed(p[q], d) for q, _, d in _RANK_COLUMNS],
+            "kind": "",
+        }
+        for p in shown
+    ]
+    if others > 0:
+        rest = explained["rest"]
+        rows.append(
+            {
+                "player": other_label("feature", others),
+                "cells": [fmt_signed_fixed(rest[q], d) for q, _, d in _RANK_COLUMNS],
+                "kind": "other",
+            }
+        )
+    at_x, at_reference = explained["at_x"], explained["at_reference"]
+    rows.append(
+        {
+            "player": "Σ = change",
+            "cells": [fmt_signed_fixed(explained["change"][q], d) for q, _, d in _RANK_COLUMNS],
+            "kind": "total",
+        }
+    )
+    k = explained["k"]
+    return {
+        "model": explained["model"],
+        "tweet_id": explained["tweet_id"],
+        "columns": [label.replace("top-k", f"top-{k}") for _, label, _ in _RANK_COLUMNS],
+        "rows": rows,
+        "at_x": fmt_num(at_x["rank"]),
+        "at_reference": fmt_num(at_reference["rank"]),
+        "summary": (
+            f"top-{k}: {fmt_num(at_x['topk'])} (at reference {fmt_num(at_reference['topk'])}); "
+            f"exposure ({explained['position_model']}): {fmt_fixed(at_x['exposure'])} "
+            f"(at reference {fmt_fixed(at_reference['exposure'])}); "
+            + (
+                "exact enumeration"
+                if explained["exact"]
+                else f"{explained['permutations']} sampled permutations"
+            )
+        ),
+    }
 
 
 def metric_columns(metrics: Mapping[str, Any], a: str, b: str) -> list[dict[str, str]]:

@@ -47,6 +47,9 @@ table.dense { font-size: 0.82rem; }
 .contrib { font-size: 0.8rem; line-height: 1.35; }
 .contrib .lbl { color: var(--muted); font-weight: 600; margin-right: 5px; }
 table.groups tr.total td { border-top: 1px solid var(--ink); font-weight: 600; }
+table.ranks caption { caption-side: top; text-align: left; color: var(--muted); font-size: 0.85rem; padding-bottom: 3px; }
+table.ranks tr.total td { border-top: 1px solid var(--ink); font-weight: 600; }
+table.ranks tr.other td { color: var(--muted); }
 figure.chart { margin: 10px 0 18px; break-inside: avoid; }
 figure.chart .plot { width: 100%; min-height: 120px; }
 figcaption { color: var(--muted); font-size: 0.85rem; margin-top: 2px; }
@@ -243,6 +246,7 @@ than {{ a }}.</p>
 <h3>6.{{ v.index + 1 }} Viewer <span class="mono">{{ v.user_id }}</span> · request <span class="mono">{{ v.request_id }}</span></h3>
 <p class="note">Served {{ v.served_at }} · {{ v.candidates|num }} candidates · {% if graded %}relevant: {{ v.metrics.engaged|num }}{% else %}engaged with {{ v.metrics.engaged|num }}{% endif %}
 {%- if v.surprise %} · surprise rank {{ v.surprise.rank|num }} (score {{ v.surprise.surprise|fixed(3) }}){% endif %}</p>
+{% if v.why_surprising %}<p class="why"><b>Why surprising:</b> {{ v.why_surprising }} (the features with the largest Shapley shares of the candidate pairs {{ a }} and {{ b }} order differently).</p>{% endif %}
 {% if v.surprise %}<p>Surprise components: disagreement {{ v.surprise.disagreement|fixed(3) }}, demoted {{ 'relevance' if graded else 'engagement' }} {{ v.surprise.demoted_engagement|fixed(3) }},
 promoted {{ 'irrelevant' if graded else 'unengaged' }} {{ v.surprise.promoted_unengaged|fixed(3) }}, out of range {{ v.surprise.out_of_range|fixed(3) }}{% if v.surprise.feature %};
 <span class="warn">{{ v.surprise.feature }} = {{ v.surprise.feature_value|num }}</span> in {{ b }}'s top {{ m.surprise.k }} lies outside its training range
@@ -265,6 +269,11 @@ promoted {{ 'irrelevant' if graded else 'unengaged' }} {{ v.surprise.promoted_un
 </table>
 {% if v.movers %}<h4>Biggest movers, explained pairwise</h4>
 {% for mv in v.movers %}<p>{{ mv.text }}</p>
+{% if mv.rank %}<table class="dense ranks">
+<caption>Why <span class="mono">{{ mv.rank.tweet_id }}</span> sits at #{{ mv.rank.at_x }} under {{ mv.rank.model }} (#{{ mv.rank.at_reference }} with every feature at the request reference, the other candidates fixed): rank Shapley values; {{ mv.rank.summary }}</caption>
+<thead><tr><th>feature</th>{% for col in mv.rank.columns %}<th class="num">{{ col }}</th>{% endfor %}</tr></thead>
+<tbody>{% for row in mv.rank.rows %}<tr{% if row.kind %} class="{{ row.kind }}"{% endif %}><td>{{ row.player }}</td>{% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody>
+</table>{% endif %}
 {% if mv.group_rows %}<table class="dense groups">
 <thead><tr><th>feature group</th>{% for col in mv.group_columns %}<th class="num">{{ col }}</th>{% endfor %}</tr></thead>
 <tbody>{% for row in mv.group_rows %}<tr{% if row.total %} class="total"{% endif %}><td>{{ row.group }}</td>{% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody>

@@ -3,9 +3,11 @@ did, the key findings and the limits of the explanations."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rankaudit.attribution.grouping import other_label
 from rankaudit.figures import metric_label
 from rankaudit.report._format import (
     fmt_ci,
@@ -15,9 +17,20 @@ from rankaudit.report._format import (
     fmt_pvalue,
     fmt_sci,
     fmt_signed,
+    fmt_signed_fixed,
 )
 
-__all__ = ["findings", "limits", "mover_text", "selection_rule", "selection_text"]
+__all__ = [
+    "findings",
+    "limits",
+    "mover_text",
+    "rank_sentence",
+    "selection_rule",
+    "selection_text",
+]
+
+#: Players named in a mover's rank sentence (the table under it lists `top_features`).
+_RANK_SENTENCE_PLAYERS = 3
 
 
 def selection_text(manifest: Mapping[str, Any]) -> str:
@@ -67,7 +80,33 @@ def mover_text(mover: Mapping[str, Any], a: str, b: str) -> str:
             f"under {model} the score gap is {fmt_signed(explained['gap'])} and the largest "
             f"contribution is {top['feature']} = {_value(top['value'])} ({values});"
         )
-    return " ".join(parts).rstrip(";") + "."
+    text = " ".join(parts).rstrip(";") + "."
+    ranked = rank_sentence(mover)
+    return f"{text} {ranked}" if ranked else text
+
+
+def rank_sentence(mover: Mapping[str, Any]) -> str:
+    """Why the mover sits where the audited ranker put it: its rank with its own features and
+    with every feature at the request reference, the largest rank Shapley values and the sum
+    of the others, which add up to the difference. Empty without a rank explanation."""
+    explained = mover.get("rank_explanation")
+    if not explained or not explained["players"]:
+        return ""
+    at_x, at_reference = explained["at_x"]["rank"], explained["at_reference"]["rank"]
+    players = explained["players"]
+    named = players[:_RANK_SENTENCE_PLAYERS]
+    parts = [f"{p['player']} {fmt_signed_fixed(p['rank'])}" for p in named]
+    rest = players[_RANK_SENTENCE_PLAYERS:]
+    if rest:
+        others = math.fsum(p["rank"] for p in rest)
+        parts.append(f"{other_label('feature', len(rest))} {fmt_signed_fixed(others)}")
+    change = explained["change"]["rank"]
+    return (
+        f"Why {mover['tweet_id']} sits at #{fmt_num(at_x)} under {explained['model']} (#"
+        f"{fmt_num(at_reference)} with every feature at the request reference, the other "
+        f"candidates fixed): {', '.join(parts)} positions, together "
+        f"{fmt_signed_fixed(change)} (rank Shapley values; negative moves it up)."
+    )
 
 
 def findings(document: Mapping[str, Any]) -> list[str]:

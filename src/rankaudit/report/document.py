@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from rankaudit.attribution.grouping import feature_groups, group_contributions
+from rankaudit.attribution.rank import QUANTITIES, RankExplanation
 from rankaudit.compare.scoring import ENGAGEMENT, GRADE
 from rankaudit.data import schema
 from rankaudit.report.exposure import exposure_document
@@ -126,6 +127,22 @@ def _tweet_attributions(
     return out
 
 
+def rank_explanation(explanation: RankExplanation, model: str, top: int) -> dict[str, Any]:
+    """A mover's rank explanation under `model`: `RankExplanation.to_dict()` (every player,
+    largest |rank| value first) with `model`, `reference` ("request"), `shown` (the `top`
+    players the HTML lists) and `rest` (per quantity, the exactly rounded sum of the other
+    players), so the shown players plus `rest` add up to `change`."""
+    entry = explanation.to_dict()
+    others = entry["players"][top:]
+    return {
+        **entry,
+        "model": model,
+        "reference": "request",
+        "shown": min(top, len(entry["players"])),
+        "rest": {q: math.fsum(p[q] for p in others) for q in QUANTITIES},
+    }
+
+
 def _engaged(record: Mapping[Any, Any], heads: Sequence[str]) -> list[str]:
     return [h for h in heads if int(record.get(schema.label_column(h), 0) or 0) > 0]
 
@@ -148,6 +165,7 @@ def _viewer(
     top: int,
     pseudonym: Pseudonymizer,
     groups: Mapping[str, str] | None = None,
+    audited: str = "",
 ) -> dict[str, Any]:
     comparison = viewer.comparison
     heads = list(comparison.heads)
@@ -244,6 +262,9 @@ def _viewer(
                 "vs_position_a": int(other["position_a"]),
                 "vs_position_b": int(other["position_b"]),
                 "explanations": explanations,
+                "rank_explanation": (
+                    None if mover.rank is None else rank_explanation(mover.rank, audited, top)
+                ),
             }
         )
     surprise = None
@@ -278,6 +299,8 @@ def _viewer(
         "top_k": [change.to_dict() for change in comparison.top_k],
         "tweets": tweets,
         "movers": movers,
+        "why_surprising": None if viewer.disagreement is None else viewer.disagreement.line(2),
+        "disagreement": None if viewer.disagreement is None else viewer.disagreement.to_dict(),
     }
 
 
@@ -372,12 +395,16 @@ def build_document(
             "references": {
                 "tweets": "request",
                 "movers": "pair",
+                "mover_ranks": "request",
                 "importance": "global",
             },
             "settings": asdict(settings.attribution),
             "stores": dict(data.stores),
             "top_features": settings.top_features,
             "movers": settings.movers,
+            # Movers' rank explanations (audited ranker, request reference) and the viewers'
+            # "why surprising" lines (both rankers' disagreement): `RankSettings`.
+            "rank": asdict(settings.rank),
         },
         "compare": settings.compare.to_dict(),
         "surprise": {
@@ -396,7 +423,14 @@ def build_document(
         "manifest": manifest,
         "summary": data.population.to_dict(),
         "viewers": [
-            _viewer(v, i, settings.top_features, pseudonym, feature_groups(data.workspace.spec))
+            _viewer(
+                v,
+                i,
+                settings.top_features,
+                pseudonym,
+                feature_groups(data.workspace.spec),
+                audited=models[1],
+            )
             for i, v in enumerate(data.viewers)
         ],
         "importance": _importance(data.importance),

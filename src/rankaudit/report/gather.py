@@ -3,28 +3,25 @@
 `gather_report` returns a frozen `ReportData` of library results (comparisons, attribution
 frames, the population summary, importance): turning them into JSON, figures and HTML is done
 elsewhere (`document`, `plots`, `html`), so every number in every rendering comes from here.
+Each selected request is audited by `viewers.audit_viewer`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 
 from rankaudit.attribution import (
     FINAL,
     AttributionCache,
-    AttributionSettings,
     attribute_frame,
     resolve_methods,
 )
 from rankaudit.compare import (
     PopulationComparison,
-    RequestComparison,
     SurpriseList,
     compare_request,
 )
@@ -34,12 +31,19 @@ from rankaudit.compare.settings import Scope
 from rankaudit.compare.surprise import score_surprises, training_ranges
 from rankaudit.data import schema
 from rankaudit.errors import NotFoundError, ParameterError
-from rankaudit.explain import TweetExplanation
 from rankaudit.importance import attribute_sample, importance_table, sample_requests
 from rankaudit.report.exposure import ExposureSection, gather_exposure
 from rankaudit.report.selection import SelectedRequest, Selection
 from rankaudit.report.settings import ReportSettings
-from rankaudit.store.query import AttributionStore, open_attribution_stores
+from rankaudit.report.viewers import (
+    ADDED_COLUMNS,
+    PairExplanation,
+    ViewerAudit,
+    audit_viewer,
+    biggest_movers,
+    pair_partner,
+    report_stores,
+)
 from rankaudit.workspace import Workspace
 
 __all__ = [
@@ -53,33 +57,8 @@ __all__ = [
     "pair_partner",
 ]
 
-#: Columns `compare_request` adds to the log rows; dropped before attribution, as
-#: `rankaudit.explain.explain_tweet` does, so the numbers are the same.
-_ADDED = ["score_a", "score_b", "position_a", "position_b", "displacement"]
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True, eq=False)
-class PairExplanation:
-    """Why `tweet` sits above or below `vs_tweet` under both rankers: `explanation` holds the
-    pair-reference attributions of the final score, every method, both models."""
-
-    tweet: str
-    vs_tweet: str
-    explanation: TweetExplanation
-
-
-@dataclass(frozen=True, eq=False)
-class ViewerAudit:
-    """One selected request: both orderings, the request-reference attributions of every
-    candidate's final score (both models, every method; long rows of
-    `rankaudit.attribution.COLUMNS`), and the biggest movers explained pairwise."""
-
-    selected: SelectedRequest
-    comparison: RequestComparison
-    attributions: pd.DataFrame
-    movers: tuple[PairExplanation, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,147 +116,6 @@ class ReportData:
     stores: Mapping[str, str] = field(default_factory=dict)
 
 
-def biggest_movers(comparison: RequestComparison, n: int) -> list[str]:
-    """The `n` tweets with the largest |displacement| (ties by tweet id); unmoved tweets never."""
-    rows = comparison.rows
-    moved = rows.loc[rows["displacement"] != 0]
-    ordered = moved.assign(_move=moved["displacement"].abs()).sort_values(
-        ["_move", schema.TWEET_ID], ascending=[False, True], kind="stable"
-    )
-    return [str(t) for t in ordered[schema.TWEET_ID].head(n)]
-
-
-def pair_partner(comparison: RequestComparison, tweet: str) -> str | None:
-    """The tweet `tweet` changed places with, nearest to where ranker b put it: among the
-    tweets whose order relative to `tweet` differs between the two rankers, the one closest
-    to `tweet`'s position under b (ties by tweet id). None when no order flipped."""
-    rows = comparison.rows
-    ids = rows[schema.TWEET_ID].astype(str).to_numpy()
-    here = int(np.flatnonzero(ids == tweet)[0])
-    a = rows["position_a"].to_numpy(dtype=np.int64)
-    b = rows["position_b"].to_numpy(dtype=np.int64)
-    flipped = np.sign(a - a[here]) != np.sign(b - b[here])
-    flipped[here] = False
-    if not flipped.any():
-        return None
-    candidates = pd.DataFrame(
-        {"tweet": ids[flipped], "distance": np.abs(b[flipped] - b[here])}
-    ).sort_values(["distance", "tweet"], kind="stable")
-    return str(candidates["tweet"].iat[0])
-
-
-def _report_stores(workspace: Workspace, settings: ReportSettings) -> dict[str, AttributionStore]:
-    """The workspace's attribution stores of the report's models that were computed with the
-    report's attribution settings: their rows are the numbers the report would compute."""
-    wanted = json.loads(json.dumps(asdict(settings.attribution)))
-    return {
-        model: store
-        for model, store in open_attribution_stores(workspace.attribution_stores).items()
-        if model in settings.models and store.settings == wanted
-    }
-
-
-def _stored_rows(
-    store: AttributionStore,
-    comparison: RequestComparison,
-    methods: tuple[str, ...],
-    reference: str,
-    pair: tuple[str, str] | None,
-) -> pd.DataFrame | None:
-    """The store's rows of the request (or the pair), when it holds all of them."""
-    rows = store.rows(
-        model=store.model, head=FINAL, reference=reference, viewer=comparison.user_id,
-        requests=[comparison.request_id], tweet=pair[0] if pair else None,
-        vs_tweet=pair[1] if pair else None,
-    )  # fmt: skip
-    tweets = {pair[0]} if pair else set(comparison.rows[schema.TWEET_ID].astype(str))
-    held = set(zip(rows["method"], rows[schema.TWEET_ID].astype(str), strict=True))
-    if held != {(m, t) for m in methods for t in tweets}:
-        return None
-    return rows.reset_index(drop=True)
-
-
-def _explain_request(
-    workspace: Workspace,
-    comparison: RequestComparison,
-    models: tuple[str, str],
-    settings: AttributionSettings,
-    cache: AttributionCache | None,
-    *,
-    reference: str = "request",
-    pair: tuple[str, str] | None = None,
-    stores: Mapping[str, AttributionStore] | None = None,
-) -> pd.DataFrame:
-    frame = comparison.rows.drop(columns=_ADDED, errors="ignore")
-    parts = []
-    for model in models:
-        ranker = workspace.ranker(model)
-        methods = resolve_methods(ranker, "all")
-        store = (stores or {}).get(model)
-        if store is not None:
-            stored = _stored_rows(store, comparison, methods, reference, pair)
-            if stored is not None:
-                parts.append(stored)
-                continue
-        parts.append(
-            attribute_frame(
-                ranker,
-                frame,
-                methods=methods,
-                reference=reference,
-                heads=[FINAL],
-                settings=settings,
-                pair=pair,
-                cache=cache,
-            ).frame
-        )
-    return pd.concat(parts, ignore_index=True)
-
-
-def _audit_viewer(
-    workspace: Workspace,
-    selected: SelectedRequest,
-    comparison: RequestComparison,
-    settings: ReportSettings,
-    cache: AttributionCache | None,
-    stores: Mapping[str, AttributionStore],
-) -> ViewerAudit:
-    attributions = _explain_request(
-        workspace, comparison, settings.models, settings.attribution, cache, stores=stores
-    )
-    movers = []
-    for tweet in biggest_movers(comparison, settings.movers):
-        partner = pair_partner(comparison, tweet)
-        if partner is None:
-            continue
-        rows = _explain_request(
-            workspace,
-            comparison,
-            settings.models,
-            settings.attribution,
-            cache,
-            reference="pair",
-            pair=(tweet, partner),
-            stores=stores,
-        )
-        movers.append(
-            PairExplanation(
-                tweet=tweet,
-                vs_tweet=partner,
-                explanation=TweetExplanation(
-                    view=comparison,
-                    tweet=tweet,
-                    vs_tweet=partner,
-                    reference="pair",
-                    attributions=rows,
-                ),
-            )
-        )
-    return ViewerAudit(
-        selected=selected, comparison=comparison, attributions=attributions, movers=tuple(movers)
-    )
-
-
 def _importance(
     workspace: Workspace,
     settings: ReportSettings,
@@ -320,7 +158,7 @@ def _seed_checks(
 ) -> tuple[SeedCheck, ...]:
     """Recompute the first viewer's request-reference SHAP with seed + 1 (no cache)."""
     reseeded = replace(settings.attribution, seed=settings.seed + 1)
-    frame = viewer.comparison.rows.drop(columns=_ADDED, errors="ignore")
+    frame = viewer.comparison.rows.drop(columns=ADDED_COLUMNS, errors="ignore")
     checks = []
     for model in settings.models:
         ranker = workspace.ranker(model)
@@ -457,7 +295,7 @@ def gather_report(
         surprises = held_out.surprises(settings)
     by_request = surprises.table.set_index(schema.REQUEST_ID, drop=False)
     methods = {name: resolve_methods(workspace.ranker(name), "all") for name in models}
-    stores = _report_stores(workspace, settings)
+    stores = report_stores(workspace, settings)
     viewers = []
     seen: set[str] = set()
     for index, (selected, comparison) in enumerate(zip(chosen, comparisons, strict=True)):
@@ -472,7 +310,7 @@ def gather_report(
         resolved = SelectedRequest(
             user=comparison.user_id, request=comparison.request_id, surprise=surprise
         )
-        viewers.append(_audit_viewer(workspace, resolved, comparison, settings, cache, stores))
+        viewers.append(audit_viewer(workspace, resolved, comparison, settings, cache, stores))
     if population is None:
         say("comparing the rankers over the held-out requests")
         population = held_out.population(settings)

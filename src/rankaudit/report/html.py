@@ -37,7 +37,13 @@ from rankaudit.report._format import (
     fmt_signed,
     fmt_signed_pct,
 )
-from rankaudit.report._tables import contributions, group_table, importance_table, metric_columns
+from rankaudit.report._tables import (
+    contributions,
+    group_table,
+    importance_table,
+    metric_columns,
+    rank_table,
+)
 from rankaudit.report._template import STYLE, TEMPLATE
 from rankaudit.report._text import findings, limits, mover_text, selection_rule, selection_text
 from rankaudit.report.plots import ReportFigure
@@ -85,6 +91,7 @@ def render_html(document: Mapping[str, Any], figures: Sequence[ReportFigure]) ->
                     "figures": [i for i in ids if i.startswith(prefix)],
                     "group_columns": group_columns,
                     "group_rows": group_rows,
+                    "rank": rank_table(mover),
                 }
             )
         viewers.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from rankaudit.attribution import AttributionSettings
+from rankaudit.attribution.rank import RankSettings
 from rankaudit.compare import CompareSettings, SurpriseSettings
 from rankaudit.compare.settings import check_models
 from rankaudit.errors import ParameterError
@@ -41,6 +42,9 @@ class ReportSettings:
     - `exposure_groups`: group specs of the exposure section (`rankaudit.exposure.groups`);
       None derives them from the workspace (`rankaudit.report.exposure`), () skips it.
       `exposure`: its attention model, bootstrap and permutation counts (seed: `seed`).
+    - `rank`: settings of the movers' rank explanations (`explain_rank`, audited ranker,
+      request reference) and of each viewer's "why surprising" line (`explain_disagreement`
+      of the two rankers); seed: `seed`.
     """
 
     models: tuple[str, str] = ("baseline", "deep")
@@ -53,6 +57,7 @@ class ReportSettings:
     importance_rows: int = 250
     exposure_groups: tuple[str, ...] | None = None
     exposure: ExposureSettings = field(default_factory=ExposureSettings)
+    rank: RankSettings = field(default_factory=RankSettings)
 
     def validated(self) -> ReportSettings:
         """Return the settings with the seed applied everywhere; raise ParameterError naming
@@ -73,4 +78,5 @@ class ReportSettings:
             surprise=self.surprise.validated("build_report"),
             exposure_groups=None if self.exposure_groups is None else tuple(self.exposure_groups),
             exposure=replace(self.exposure, seed=self.seed).validated("build_report"),
+            rank=replace(self.rank, seed=self.seed),
         )

@@ -238,6 +238,15 @@ def controls_url(
     return None if updated == query else updated.url()
 
 
+@navigation("timeline explain switch")
+def explain_url(session: WorkspaceSession, data: Any, explain: Any) -> str | None:
+    """The URL of the explanation panel's score or rank view; None for the one shown."""
+    query = _query(data)
+    if explain not in ("score", "rank") or explain == query.explain:
+        return None
+    return query.with_changes(explain=explain).url()
+
+
 @navigation("timeline request picker")
 def request_url(session: WorkspaceSession, data: Any, request: Any) -> str | None:
     """The URL of another request of the same viewer; None for the one shown."""
@@ -349,6 +358,15 @@ def register(app: Dash, session: WorkspaceSession) -> None:
         data: dict[str, Any],
     ) -> Any:
         return controls_url(session, data, model, head, reference, vs, chart) or dash.no_update
+
+    @app.callback(
+        Output("app-nav", "href", allow_duplicate=True),
+        Input("explain-quantity", "value"),
+        State("timeline-query", "data"),
+        prevent_initial_call=True,
+    )
+    def _explained(explain: str | None, data: dict[str, Any]) -> Any:
+        return explain_url(session, data, explain) or dash.no_update
 
     @app.callback(
         Output("app-nav", "href", allow_duplicate=True),

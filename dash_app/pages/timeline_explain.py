@@ -265,13 +265,14 @@ def render_explanation(
                 className="actions",
             )
         )
-    # The switch is client-side tabs: the rank view costs one tweet's rank explanation.
+    # The switch is tabs (both views are in the page: the rank view costs one tweet's rank
+    # explanation); the chosen one is kept in the URL (`explain=rank`).
     switch = html.Div(
         [
             html.Span("Explain: ", className="muted"),
             dcc.Tabs(
                 id="explain-quantity",
-                value="score",
+                value=query.explain,
                 children=[
                     dcc.Tab(label="score", value="score", children=html.Div(parts)),
                     dcc.Tab(

@@ -80,3 +80,22 @@ def test_pair_reference_from_the_url_and_from_the_dropdown(
     assert _path(browser) == f"{base}&vs={other}"
     severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
+
+
+def test_the_rank_view_from_the_url_and_from_the_switch(browser: Any, live_url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    base = f"timeline/{BUG_USER}?request={BUG_REQUEST}&tweet={BUG_TWEET}"
+    # From the URL: the rank view is the one shown, and it stays.
+    browser.get(f"{live_url}/{base}&explain=rank")
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#explain-rank-figure .main-svg"))
+    time.sleep(1.5)
+    assert _path(browser) == f"{base}&explain=rank"
+    # From the switch: the score tab's URL drops it, the rank tab's adds it back.
+    tabs = browser.find_elements(By.CSS_SELECTOR, "#explain-quantity .tab")
+    next(t for t in tabs if t.text.strip() == "score").click()
+    _wait(browser, lambda d: _path(d) == base)
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#explain-figure .main-svg"))
+    tabs = browser.find_elements(By.CSS_SELECTOR, "#explain-quantity .tab")
+    next(t for t in tabs if t.text.strip() == "rank").click()
+    _wait(browser, lambda d: _path(d) == f"{base}&explain=rank")

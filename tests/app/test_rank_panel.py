@@ -89,3 +89,29 @@ def test_unknown_tweet_is_a_message_not_a_trace(session: WorkspaceSession) -> No
     query = replace(QUERY, tweet="t_missing")
     panel = rank_panel(session, query, session.models[1])
     assert "t_missing" in str(panel)
+
+
+def test_the_rank_view_is_kept_in_the_url(session: WorkspaceSession) -> None:
+    from dash_app.pages.timeline import explain_url
+    from rankaudit.errors import ParameterError
+
+    params = {"request": BUG_REQUEST, "tweet": BUG_TWEET, "explain": "rank"}
+    query = TimelineQuery.from_params(BUG_USER, params)
+    assert query.explain == "rank"
+    assert query.url() == (
+        f"/timeline/{BUG_USER}?request={BUG_REQUEST}&tweet={BUG_TWEET}&explain=rank"
+    )
+    assert TimelineQuery.from_params(BUG_USER, {}).explain == "score"
+    assert "explain" not in QUERY.url()
+    with pytest.raises(ParameterError, match="'explain' parameter in the URL must be one of"):
+        TimelineQuery.from_params(BUG_USER, {"explain": "<script>"})
+    # The page opens on the view its URL names; the switch leads to the other one's URL.
+    tabs = find(render_explanation(session, asdict(query)), "explain-quantity")
+    assert tabs.value == "rank"
+    assert explain_url(session, asdict(QUERY), "rank") == query.url()
+    assert explain_url(session, asdict(query), "score") == QUERY.url()
+    assert explain_url(session, asdict(query), "rank") is None  # the view shown
+    assert explain_url(session, asdict(QUERY), "x" * 1000) is None  # hostile: nowhere
+    # A new tweet keeps the view; a new request as well.
+    other = query.with_changes(tweet="t0000000001")
+    assert other.explain == "rank"

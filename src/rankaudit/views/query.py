@@ -35,6 +35,8 @@ __all__ = [
 
 ExplainReference = Literal["request", "global", "pair"]
 Chart = Literal["bars", "waterfall"]
+#: What the explanation panel explains: the tweet's score (SHAP / IG) or its rank.
+Explained = Literal["score", "rank"]
 ImportanceReference = Literal["global", "request"]
 Method = Literal["shap", "ig"]
 
@@ -119,7 +121,7 @@ class TimelineQuery:
     ranker (the second of the session's pair). `head`: an engagement head or the final
     score. `reference`: request (the request's mean), global (a background sample) or pair
     (`vs`, default: the next tweet below in `model`'s ordering). `chart`: bars per method, or
-    a waterfall of SHAP."""
+    a waterfall of SHAP. `explain`: the panel's view, the tweet's score or its rank."""
 
     user: str | None = None
     request: str | None = None
@@ -129,6 +131,7 @@ class TimelineQuery:
     reference: ExplainReference = "request"
     vs: str | None = None
     chart: Chart = "bars"
+    explain: Explained = "score"
 
     @classmethod
     def from_params(cls, user: str | None, params: Mapping[str, Any]) -> TimelineQuery:
@@ -136,6 +139,7 @@ class TimelineQuery:
         ParameterError for an option outside its values. Unknown parameters are ignored."""
         reference = _choice(params, "reference", get_args(ExplainReference), "request")
         chart = _choice(params, "chart", get_args(Chart), "bars")
+        explain = _choice(params, "explain", get_args(Explained), "score")
         if user is not None and not isinstance(user, str):
             raise ParameterError("The viewer id in the URL must be text.")
         viewer = (
@@ -152,6 +156,7 @@ class TimelineQuery:
             reference=reference,  # type: ignore[arg-type]
             vs=_text(params, "vs") if reference == "pair" else None,
             chart=chart,  # type: ignore[arg-type]
+            explain=explain,  # type: ignore[arg-type]
         )
 
     @classmethod
@@ -197,6 +202,7 @@ class TimelineQuery:
                 ("reference", None if self.reference == "request" else self.reference),
                 ("vs", self.vs),
                 ("chart", None if self.chart == "bars" else self.chart),
+                ("explain", None if self.explain == "score" else self.explain),
             ]
         )
 

@@ -44,7 +44,10 @@ system-deps:
 unit: $(STAMP) system-deps
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
-test: system-deps lint typecheck unit
+# mypy (one core, ~40 s) runs beside the test suite, whose two workers leave part of the two
+# cores idle while browsers, servers and Ray start.
+test: system-deps lint
+	$(MAKE) --no-print-directory -j2 typecheck unit
 
 # Rebuild the committed demo workspace (deterministic: the same files every time).
 fixtures: $(STAMP)

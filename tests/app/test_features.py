@@ -21,6 +21,9 @@ from rankaudit.importance import attribute_sample, importance_table, sample_requ
 from rankaudit.views import FeaturesQuery, FeaturesView, WorkspaceSession
 from tests.app.conftest import find, text_of
 
+# One worker runs the module: its Features view is computed once.
+pytestmark = pytest.mark.xdist_group("features-page")
+
 
 @pytest.fixture(scope="module")
 def view(session: WorkspaceSession) -> FeaturesView:

@@ -23,6 +23,8 @@ from tests.conftest import small_log, write_workspace
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 PARTITIONS = 8
 runner = CliRunner()
+# One worker runs the module: its fixtures (a workspace and an uninterrupted run) are built once.
+pytestmark = pytest.mark.xdist_group("attribute-resume")
 
 
 def _workspace(root: Path) -> Path:

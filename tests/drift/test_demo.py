@@ -30,7 +30,8 @@ from rankaudit.synth.train import train_deep
 from rankaudit.synth.truth import HEAD_WEIGHTS
 from rankaudit.workspace import Workspace, load_workspace
 
-pytestmark = pytest.mark.slow
+# One worker runs the module: its fixture trains two models (~18 s), once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("drift-demo")]
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 CORRUPTED = "real_graph_weight"

@@ -147,3 +147,26 @@ def test_another_job_in_the_same_folder_is_refused(
     assert "holds another run's output (it differs in settings)" in result.stderr
     assert result.stderr.count("\n") == 1
     assert _files(out) == before
+
+
+def test_a_resumed_run_removes_the_temporaries_of_the_killed_one(
+    workspace: Path, full: Path, tmp_path: Path
+) -> None:
+    """A run killed while writing a partition or its marker leaves `.part-*.tmp` files (seen
+    in CI: `_done/.part-00000.json.12664.48936cd0.tmp`); the next run removes them."""
+    out = tmp_path / "out"
+    shutil.copytree(full, out)
+    before = _files(out)
+    (out / "part-00002.parquet").unlink()
+    (out / "_done" / "part-00002.json").unlink()
+    stale = [
+        out / ".part-00002.parquet.12664.0123abcd.tmp",
+        out / "_done" / ".part-00000.json.12664.48936cd0.tmp",
+        out / "_done" / ".part-00002.json.12664.89abcdef.tmp",
+    ]
+    for path in stale:
+        path.write_bytes(b"")
+    result = runner.invoke(app, _args(workspace, out), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    assert f"{PARTITIONS - 1} finished by an earlier run" in result.stdout
+    assert _files(out) == before

@@ -31,6 +31,7 @@ from rankaudit.engine.local import LocalEngine
 from rankaudit.engine.task import PartitionTask
 from rankaudit.errors import InputFileError, ParameterError
 from rankaudit.store.layout import (
+    DONE,
     MANIFEST,
     STAGING,
     Manifest,
@@ -139,7 +140,9 @@ def _open_store(root: Path, manifest: Manifest) -> None:
             f"{root / MANIFEST}: holds another run's output (it differs in {', '.join(changed)}); "
             "choose another folder or delete it"
         )
-    for stale in root.glob(".part-*.tmp"):  # left by a killed run (one run per folder at a time)
+    # Temporaries of partitions and of their markers left by a killed run (one run per folder
+    # at a time): `write_atomic` names them `.<name>.<pid>.<random>.tmp` beside the file.
+    for stale in (*root.glob(".part-*.tmp"), *(root / DONE).glob(".part-*.tmp")):
         stale.unlink(missing_ok=True)
 
 

@@ -34,7 +34,7 @@ from rankaudit.attribution.grouping import (
     rank_contributions,
     top_contributions,
 )
-from rankaudit.compare.request import RequestComparison
+from rankaudit.compare.request import RequestComparison, model_rows
 from rankaudit.data import schema
 from rankaudit.errors import AttributionError, NotFoundError
 from rankaudit.store.query import open_attribution_stores
@@ -221,9 +221,7 @@ def explain_tweet(
             )
     used = "pair" if vs_tweet is not None else reference
     stores = open_attribution_stores(workspace.attribution_stores)
-    frame = rows.drop(
-        columns=["score_a", "score_b", "position_a", "position_b", "displacement"], errors="ignore"
-    )
+    frame = model_rows(rows)
     background: pd.DataFrame | None = None
     parts = []
     sources: dict[str, str] = {}
@@ -346,9 +344,7 @@ def explain_ranks(
     settings = RankSettings() if settings is None else settings
     view = load_side_by_side(workspace, user=user, request=request, models=models)
     rows = view.rows.reset_index(drop=True)
-    frame = rows.drop(
-        columns=["score_a", "score_b", "position_a", "position_b", "displacement"], errors="ignore"
-    )
+    frame = model_rows(rows)
     rankers = {m: workspace.ranker(m) for m in models}
 
     def groups(features: tuple[str, ...]) -> dict[str, tuple[str, ...]] | None:

@@ -45,6 +45,7 @@ __all__ = [
     "compare_orderings",
     "compare_request",
     "locate_tweet",
+    "model_rows",
 ]
 
 #: Version of the JSON documents `to_dict` writes; bumped only when a key changes meaning.
@@ -61,6 +62,8 @@ TWEET_COLUMNS = (
     "relevance",
     "negative",
 )
+#: The two orderings' columns a comparison adds to the candidates (`model_rows` drops them).
+ORDERING_COLUMNS = ("score_a", "score_b", "position_a", "position_b", "displacement")
 #: Columns of the viewer's request table (`viewer_requests`), before the per-k ones.
 _VIEWER_COLUMNS = (
     schema.REQUEST_ID,
@@ -357,3 +360,10 @@ def _requests_of_tweet(workspace: Workspace, tweet_id: str) -> list[str]:
         where=(schema.TWEET_ID, [tweet_id]),
     )
     return sorted(set(frame[schema.REQUEST_ID].astype(str))) if len(frame) else []
+
+
+def model_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """A comparison's candidate rows without the orderings' columns (`ORDERING_COLUMNS`): the
+    rows as the rankers and attributors are given them, so an explanation of a compared
+    request equals one of the same log rows."""
+    return rows.drop(columns=list(ORDERING_COLUMNS), errors="ignore")

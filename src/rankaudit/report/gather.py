@@ -26,6 +26,7 @@ from rankaudit.compare import (
     compare_request,
 )
 from rankaudit.compare.population import summarize_population
+from rankaudit.compare.request import model_rows
 from rankaudit.compare.scoring import ScoredRequests, scoped_log, score_requests
 from rankaudit.compare.settings import Scope
 from rankaudit.compare.surprise import score_surprises, training_ranges
@@ -36,7 +37,6 @@ from rankaudit.report.exposure import ExposureSection, gather_exposure
 from rankaudit.report.selection import SelectedRequest, Selection
 from rankaudit.report.settings import ReportSettings
 from rankaudit.report.viewers import (
-    ADDED_COLUMNS,
     PairExplanation,
     ViewerAudit,
     audit_viewer,
@@ -158,7 +158,7 @@ def _seed_checks(
 ) -> tuple[SeedCheck, ...]:
     """Recompute the first viewer's request-reference SHAP with seed + 1 (no cache)."""
     reseeded = replace(settings.attribution, seed=settings.seed + 1)
-    frame = viewer.comparison.rows.drop(columns=ADDED_COLUMNS, errors="ignore")
+    frame = model_rows(viewer.comparison.rows)
     checks = []
     for model in settings.models:
         ranker = workspace.ranker(model)

@@ -22,6 +22,7 @@ from rankaudit.attribution.rank import RankExplanation, RankSettings, explain_ra
 from rankaudit.compare import (
     RequestComparison,
 )
+from rankaudit.compare.request import model_rows
 from rankaudit.data import schema
 from rankaudit.explain import TweetExplanation
 from rankaudit.report.selection import SelectedRequest
@@ -30,7 +31,6 @@ from rankaudit.store.query import AttributionStore, open_attribution_stores
 from rankaudit.workspace import Workspace
 
 __all__ = [
-    "ADDED_COLUMNS",
     "PairExplanation",
     "ViewerAudit",
     "audit_viewer",
@@ -38,10 +38,6 @@ __all__ = [
     "pair_partner",
     "report_stores",
 ]
-
-#: Columns `compare_request` adds to the log rows; dropped before attribution, as
-#: `rankaudit.explain.explain_tweet` does, so the numbers are the same.
-ADDED_COLUMNS = ["score_a", "score_b", "position_a", "position_b", "displacement"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,7 +139,7 @@ def _explain_request(
     pair: tuple[str, str] | None = None,
     stores: Mapping[str, AttributionStore] | None = None,
 ) -> pd.DataFrame:
-    frame = comparison.rows.drop(columns=ADDED_COLUMNS, errors="ignore")
+    frame = model_rows(comparison.rows)
     parts = []
     for model in models:
         ranker = workspace.ranker(model)
@@ -181,7 +177,7 @@ def _explain_mover_rank(
     ranker = workspace.ranker(model)
     if not ranker.feature_names:
         return None
-    frame = comparison.rows.drop(columns=ADDED_COLUMNS, errors="ignore")
+    frame = model_rows(comparison.rows)
     return explain_rank(ranker, frame, tweet, settings=settings)
 
 
@@ -195,7 +191,7 @@ def _explain_disagreement(
     rankers = [workspace.ranker(m) for m in models]
     if not any(r.feature_names for r in rankers):
         return None
-    frame = comparison.rows.drop(columns=ADDED_COLUMNS, errors="ignore")
+    frame = model_rows(comparison.rows)
     return explain_disagreement(rankers[0], rankers[1], frame, settings=settings)
 
 

@@ -22,6 +22,7 @@ from rankaudit.attribution import (
 )
 from rankaudit.attribution.grouping import DEFAULT_TOP, By, feature_groups
 from rankaudit.attribution.rank import RankExplanation, RankSettings, explain_rank
+from rankaudit.compare.request import model_rows
 from rankaudit.data import schema
 from rankaudit.errors import AttributionError, ParameterError
 from rankaudit.explain import TweetExplanation
@@ -37,9 +38,6 @@ __all__ = [
     "explanation_from_rows",
     "resolve_explanation",
 ]
-
-#: Columns of the timeline rows that are not log columns (dropped before attribution).
-_ADDED = ["score_a", "score_b", "position_a", "position_b", "displacement"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,7 +229,7 @@ def explain_in_timeline(
                 view, asked, stored, source=store.label, groups=_groups(workspace, stored)
             )
     ranker = workspace.ranker(asked.model)
-    frame = view.comparison.rows.drop(columns=_ADDED, errors="ignore")
+    frame = model_rows(view.comparison.rows)
     if asked.reference != "global":
         background = None
     elif callable(background):
@@ -270,7 +268,7 @@ def explain_rank_in_timeline(
     the view, NotFoundError for a tweet outside the request."""
     view.side(model)  # ParameterError for a model outside the view's pair
     view.comparison.tweet(tweet)  # NotFoundError naming the request and its size
-    frame = view.comparison.rows.drop(columns=_ADDED, errors="ignore").reset_index(drop=True)
+    frame = model_rows(view.comparison.rows).reset_index(drop=True)
     return explain_rank(
         workspace.ranker(model),
         frame,

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from rankaudit.attribution.groups import request_groups
-from rankaudit.attribution.ig import TorchIntegratedGradients, _schedule_cost, _within_budget
+from rankaudit.attribution.ig import TorchIntegratedGradients
+from rankaudit.attribution.refine import schedule_cost, within_budget
 from rankaudit.attribution.settings import AttributionSettings
 from rankaudit.errors import ParameterError
 from rankaudit.models.torch_ranker import resolve_device
@@ -67,13 +68,13 @@ def test_the_budget_refines_the_worst_pairs_first_and_only_as_many_as_needed() -
     over = np.array([[5.0, 1.0, 0.5, -1.0], [3.0, 3.0, 3.0, 3.0]])
     wanted = over > 0
     cost = np.full(over.shape, 128)
-    chosen = _within_budget(over, wanted, cost, np.array([1000, 256]))
+    chosen = within_budget(over, wanted, cost, np.array([1000, 256]))
     # Row 0: refining the 5.0 pair predicts 5.5 - 3.75 = 1.75 <= 0.8 * 4: one pair is enough.
     np.testing.assert_array_equal(chosen[0], [True, False, False, False])
     # Row 1 needs more than it can pay for: the budget stops it after two pairs.
     assert chosen[1].sum() == 2
-    assert _schedule_cost(32, 128) == 160
-    assert _schedule_cost(8, 8) == 8
+    assert schedule_cost(32, 128) == 160
+    assert schedule_cost(8, 8) == 8
 
 
 def test_device_errors_are_one_line_and_settings_validate_it() -> None:

@@ -80,8 +80,11 @@ def _diff(a: Any, b: Any, path: str = "") -> list[str]:
     if isinstance(a, float) and isinstance(b, float):
         # Float32 attributions of the same rows explained in another order (the store's
         # partition order) differ in the last bits; the JSON keeps 6 significant digits.
-        # Completeness errors are float32 noise themselves: compared in absolute terms.
-        absolute = 1e-6 if "completeness" in path else 1e-9
+        # Completeness errors are float32 noise themselves: compared in absolute terms; the
+        # relative one divides that noise (~1e-7) by a score gap that can be 0.01.
+        absolute = {"completeness_error": 1e-6, "completeness_relative": 1e-4}.get(
+            path.rsplit(".", 1)[-1], 1e-9
+        )
         close = math.isclose(a, b, rel_tol=1e-4, abs_tol=absolute)
         return [] if close else [f"{path}: {a} != {b}"]
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]

@@ -1,8 +1,8 @@
-"""Integrated Gradients for torch rankers, with captum's Gauss-Legendre path rule.
+"""Integrated Gradients for torch rankers.
 
 For every (row, baseline) pair of a group, IG integrates the gradient along the straight path
 from the baseline to the row; a row's attribution is the mean over its baselines, so it explains
-f(row) - mean f(baselines) exactly in the limit of many steps.
+f(row) - mean f(baselines) exactly in the limit of many points.
 
 - Numeric features are integrated in their raw units (built-in models normalise inside).
 - Categorical features of built-in models are integrated in embedding space (what captum's
@@ -13,14 +13,14 @@ f(row) - mean f(baselines) exactly in the limit of many steps.
   remaining jump f(b_num, x_cat) - f(b_num, b_cat) is split between the categorical features by
   exact Shapley values (2^k evaluations for k categorical features).
 
-All heads and the final score are explained from one forward pass and one vectorised backward
-per chunk (`is_grads_batched`), in chunks sized to stay in cache, on the settings' device; `tests/attribution` checks that the values equal
-captum's `IntegratedGradients` with the same method and steps.
+Every pair starts with captum's Gauss-Legendre rule (`tests/attribution` checks the values
+equal captum's `IntegratedGradients` with the same points); pairs that keep a row from its
+tolerance are refined, between the module's kinks where it has any (`paths`, `refine`). All
+heads come from one forward pass per chunk of nodes, the final score is derived from them.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from captum.attr._utils.approximation_methods import approximation_parameters
 
 from rankaudit.attribution.base import GroupExplanation
 from rankaudit.attribution.groups import Group
+from rankaudit.attribution.paths import Nodes, Pieces, find_pieces, gauss_legendre_nodes
+from rankaudit.attribution.refine import Mirror, Schedule, same_pairs, schedule_cost, within_budget
 from rankaudit.attribution.settings import FINAL, AttributionSettings
 from rankaudit.models.torch_ranker import resolve_device
 
@@ -40,14 +41,8 @@ __all__ = ["TorchIntegratedGradients"]
 #: Rows (pairs x steps) per forward/backward chunk: large enough to amortise the per-call cost,
 #: small enough to keep activations in cache (measured in benchmarks/attribution.py).
 CHUNK_ROWS = 8192
-
-
-@functools.lru_cache(maxsize=32)
-def _gauss_legendre(steps: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """captum's Gauss-Legendre step sizes and points on [0, 1] for `steps` points, computed
-    once per count: `leggauss` costs milliseconds, and a report integrates thousands of times."""
-    step_sizes, alphas = approximation_parameters("gausslegendre")
-    return tuple(step_sizes(steps)), tuple(alphas(steps))
+#: Forward passes per pair's path that locate its kinks (the units' sign changes).
+KINK_GRID = 128
 
 
 class TorchIntegratedGradients:
@@ -126,47 +121,51 @@ class TorchIntegratedGradients:
         x: Sequence[torch.Tensor],
         b: Sequence[torch.Tensor],
         fixed: Sequence[torch.Tensor],
-        steps: int,
+        nodes: Nodes | int,
         forward: Callable[..., torch.Tensor],
     ) -> list[torch.Tensor]:
         """IG of aligned (row, baseline) pairs: per target, attributions [P, features of x].
 
         `x`/`b` are integrated (2-D numeric, or 3-D embeddings summed over their last axis);
-        `fixed` inputs are held at their values along the path.
+        `fixed` inputs are held at their values along the path. `nodes` places the gradient
+        evaluations of every pair (an int: that many Gauss-Legendre points on each pair).
         """
-        step_sizes, alphas = _gauss_legendre(steps)
-        weights = torch.tensor(step_sizes, dtype=torch.float32, device=self.device)
-        alpha = torch.tensor(alphas, dtype=torch.float32, device=self.device)
-        chunk = max(1, CHUNK_ROWS // steps)
-        results: list[list[torch.Tensor]] | None = None
-        for start in range(0, x[0].shape[0], chunk):
-            xs = [t[start : start + chunk] for t in x]
-            bs = [t[start : start + chunk] for t in b]
-            diffs = [xi - bi for xi, bi in zip(xs, bs, strict=True)]
+        pairs = x[0].shape[0]
+        if isinstance(nodes, int):
+            nodes = gauss_legendre_nodes(pairs, nodes)
+        if not pairs:
+            raise ValueError("IG needs at least one (row, baseline) pair")
+        pair = torch.as_tensor(nodes.pair, device=self.device)
+        alpha = torch.as_tensor(nodes.alpha, dtype=torch.float32, device=self.device)
+        weight = torch.as_tensor(nodes.weight, dtype=torch.float32, device=self.device)
+        diffs = [xi - bi for xi, bi in zip(x, b, strict=True)]
+        width = sum(d.shape[1] for d in diffs)  # one value per numeric feature or embedding
+        results: torch.Tensor | None = None
+        for start in range(0, len(nodes), CHUNK_ROWS):
+            at = pair[start : start + CHUNK_ROWS]
+            a, w = alpha[start : start + CHUNK_ROWS], weight[start : start + CHUNK_ROWS]
             paths = []
-            for bi, di in zip(bs, diffs, strict=True):
-                view = (steps,) + (1,) * bi.ndim
-                path = bi.unsqueeze(0) + alpha.view(view) * di.unsqueeze(0)
-                paths.append(path.reshape(-1, *bi.shape[1:]).detach().requires_grad_(True))
-            held = [t[start : start + chunk].repeat(steps, *([1] * (t.ndim - 1))) for t in fixed]
+            for bi, di in zip(b, diffs, strict=True):
+                view = (-1,) + (1,) * (bi.ndim - 1)
+                paths.append((bi[at] + a.view(view) * di[at]).detach().requires_grad_(True))
+            held = [t[at] for t in fixed]
             out = forward(*paths, *held)
             if results is None:
-                results = [[] for _ in range(out.shape[1])]
+                results = torch.zeros(
+                    (out.shape[1], pairs, width), dtype=torch.float64, device=self.device
+                )
             per_input = []
             for grad, di in zip(self._gradients(out, paths), diffs, strict=True):
-                # grad: [targets, steps * P, ...] -> weighted sum over the path, times x - b.
-                view = (1, steps) + (1,) * di.ndim
-                grad = grad.reshape(grad.shape[0], steps, *di.shape)
-                attribution = (grad * weights.view(view)).sum(1) * di.unsqueeze(0)
+                # grad: [targets, nodes, ...] -> weight * grad * (x - b), summed per pair below.
+                view = (1, -1) + (1,) * (di.ndim - 1)
+                attribution = grad * w.view(view) * di[at].unsqueeze(0)
                 if attribution.ndim == 4:  # an embedding: one value per feature
                     attribution = attribution.sum(dim=3)
                 per_input.append(attribution)
-            merged = torch.cat(per_input, dim=2).detach()
-            for t in range(out.shape[1]):
-                results[t].append(merged[t])
-        if results is None:
-            raise ValueError("IG needs at least one (row, baseline) pair")
-        return [torch.cat(parts, dim=0) for parts in results]
+            merged = torch.cat(per_input, dim=2).detach().double()
+            results.index_add_(1, at, merged)
+        assert results is not None
+        return list(results.unbind(0))
 
     def _gradients(self, out: torch.Tensor, paths: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """d out[:, t] / d path for every target t: [targets, *path.shape] per input.
@@ -217,55 +216,81 @@ class TorchIntegratedGradients:
                 out[:, :, j] += weight * (values[with_j] - value)
         return out
 
+    def _paths(
+        self, x_num: torch.Tensor, x_cat: torch.Tensor, b_num: torch.Tensor, b_cat: torch.Tensor
+    ) -> tuple[
+        list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], Callable[..., torch.Tensor]
+    ]:
+        """What IG integrates for aligned (row, baseline) pairs: (x, b, fixed, forward).
+
+        Built-in modules: numeric inputs and embeddings; other modules: numeric inputs with
+        the row's categories held fixed.
+        """
+        projection = self.integration_projection
+        if not self.embedded:
+            return (
+                [x_num],
+                [b_num],
+                [x_cat],
+                lambda n, c: self._f_raw(n, c, projection),
+            )
+        with torch.no_grad():
+            x_emb, b_emb = self._embed(x_cat), self._embed(b_cat)
+        if self.categorical:
+            return (
+                [x_num, x_emb],
+                [b_num, b_emb],
+                [],
+                lambda n, e: self._f_embedded(n, e, projection),
+            )
+        empty = torch.zeros((0, 0, 1), device=self.device)
+        return (
+            [x_num],
+            [b_num],
+            [],
+            lambda n: self._f_embedded(n, empty.expand(n.shape[0], 0, 1), projection),
+        )
+
     def _pairs(
         self,
         x_num: torch.Tensor,
         x_cat: torch.Tensor,
         b_num: torch.Tensor,
         b_cat: torch.Tensor,
-        steps: int,
+        nodes: Nodes | int,
     ) -> list[torch.Tensor]:
-        """Attributions per target for aligned (row, baseline) pairs: [P, n_features] each."""
-        projection = self.integration_projection
-        if self.embedded:
-            with torch.no_grad():
-                x_emb, b_emb = self._embed(x_cat), self._embed(b_cat)
-
-            def embedded(num: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-                return self._f_embedded(num, emb, projection)
-
-            if self.categorical:
-                integrated = self._integrate([x_num, x_emb], [b_num, b_emb], [], steps, embedded)
-            else:
-                empty = torch.zeros((0, 0, 1), device=self.device)
-                integrated = self._integrate(
-                    [x_num],
-                    [b_num],
-                    [],
-                    steps,
-                    lambda n: embedded(n, empty.expand(n.shape[0], 0, 1)),
-                )
-        else:
-            integrated = self._integrate(
-                [x_num], [b_num], [x_cat], steps, lambda n, c: self._f_raw(n, c, projection)
-            )
-            if self.categorical:
-                jumps = self._categorical_shapley(b_num, x_cat, b_cat)
-                integrated = [
-                    torch.cat([values, jumps[target]], dim=1)
-                    for values, target in zip(integrated, self.integrated, strict=True)
-                ]
+        """Attributions per target for aligned (row, baseline) pairs: [P, n_features] each,
+        float64, the gradient evaluated at `nodes` (an int: Gauss-Legendre points per pair)."""
+        x, b, fixed, forward = self._paths(x_num, x_cat, b_num, b_cat)
+        integrated = self._integrate(x, b, fixed, nodes, forward)
+        if not self.embedded and self.categorical:
+            jumps = self._categorical_shapley(b_num, x_cat, b_cat).double()
+            integrated = [
+                torch.cat([values, jumps[target]], dim=1)
+                for values, target in zip(integrated, self.integrated, strict=True)
+            ]
         out: list[torch.Tensor | None] = [None] * len(self.targets)
         for result, target in zip(integrated, self.integrated, strict=True):
             out[target] = result
         if self.derive_final:
-            heads = [(out[index], weight) for index, weight in self.final_weights]
             final = torch.zeros_like(integrated[0])
-            for values, weight in heads:
+            for index, weight in self.final_weights:
+                values = out[index]
                 assert values is not None
                 final = final + weight * values
             out[self.targets.index(FINAL)] = final
         return [t for t in out if t is not None]
+
+    def _pieces(
+        self,
+        x_num: torch.Tensor,
+        x_cat: torch.Tensor,
+        b_num: torch.Tensor,
+        b_cat: torch.Tensor,
+    ) -> Pieces:
+        """The smooth pieces of aligned pairs' paths, between the module's kinks."""
+        x, b, fixed, forward = self._paths(x_num, x_cat, b_num, b_cat)
+        return find_pieces(forward, x, b, fixed, KINK_GRID, CHUNK_ROWS)
 
     def _scores(self, num: torch.Tensor, cat: torch.Tensor) -> np.ndarray:
         """[M, targets] float64, through the same function the attributions integrate."""
@@ -285,23 +310,33 @@ class TorchIntegratedGradients:
         b_cat: torch.Tensor,
         rows: np.ndarray,
         bases: np.ndarray,
-        steps: int,
+        nodes: Nodes | int,
     ) -> np.ndarray:
-        """Attributions of the pairs (rows[k], bases[k]) at `steps` points: [P, targets, F]."""
+        """Attributions of the pairs (rows[k], bases[k]) at `nodes`: [P, targets, F]."""
         index, base = torch.as_tensor(rows), torch.as_tensor(bases)
-        per_target = self._pairs(x_num[index], x_cat[index], b_num[base], b_cat[base], steps)
-        return np.stack([v.double().cpu().numpy() for v in per_target], axis=1)
+        per_target = self._pairs(x_num[index], x_cat[index], b_num[base], b_cat[base], nodes)
+        return np.stack([v.cpu().numpy() for v in per_target], axis=1)
 
     def explain(self, group: Group) -> GroupExplanation:
         """Explain every row against the mean of the group's baselines, refining pair by pair.
 
-        Each (row, baseline) pair's own completeness error is known: the sum of its
-        attributions against f(row) - f(baseline), and a row's error is the mean of its pairs'
-        signed errors. A row that misses the tolerance on some output refines, on the output it
-        misses most, only the pairs whose errors push it out (four times the points, up to
-        `ig_pair_max_steps`), worst first and only as many as should bring it back, within the
-        row's budget: the points that refining every pair up to `ig_max_steps` would cost.
-        Rows still outside the tolerance are flagged `converged = False`.
+        Every (row, baseline) pair starts with `ig_steps` Gauss-Legendre points. Each pair's own
+        completeness error is known: the sum of its attributions against f(row) - f(baseline),
+        and a row's error is the mean of its pairs' signed errors. A row that misses the
+        tolerance on some output refines, on the output it misses most, only the pairs whose
+        errors push it out, worst first and only as many as should bring it back, within the
+        row's budget: twice the points that refining every pair up to `ig_max_steps` costs
+        (a path serves two rows under the request reference; each row pays for all of it, so
+        its choices do not depend on the other rows of the call). A refined pair of a module
+        with ReLU kinks is integrated piece by piece between its kinks (`paths.find_pieces`),
+        with twice the points per piece at each further step; a smooth module's pair gets four
+        times the points. No pair exceeds `ig_pair_max_steps`. Rows still outside the
+        tolerance are flagged `converged = False`.
+
+        A path is the same segment whichever end it starts from: where row i is baseline k
+        and baseline j is row r (the request reference), pair (r, k) is pair (i, j) reversed
+        and its attributions are the other's negated (the rules are symmetric), so each such
+        segment is integrated once per step (`refine.Mirror`).
         """
         settings = self.settings
         x_num, x_cat = self._to_device(*self.ranker.encode(group.rows))
@@ -316,17 +351,46 @@ class TorchIntegratedGradients:
         # pair_expected[i, j, t] = f_t(row i) - f_t(baseline j): what pair (i, j) must sum to.
         pair_expected = scores[:, None, :] - base_scores[None, :, :]
         pairs = np.zeros((n, m, n_targets, n_features))
-        steps = np.full((n, m), settings.ig_steps, dtype=np.int64)
+        level = np.zeros((n, m), dtype=np.int64)
         # A row compared with itself (the request reference) attributes exactly zero.
-        same = _same_pairs(x_num, x_cat, b_num, b_cat)
-        rows, bases = np.nonzero(~same)
-        if len(rows):
-            pairs[rows, bases] = self._pair_sums(
-                x_num, x_cat, b_num, b_cat, rows, bases, settings.ig_steps
+        same = same_pairs(x_num, x_cat, b_num, b_cat)
+        mirror = Mirror(same)
+
+        def cut(chosen: np.ndarray) -> Pieces:
+            rows, bases = (torch.as_tensor(c[chosen]) for c in (mirror.rows, mirror.bases))
+            return self._pieces(x_num[rows], x_cat[rows], b_num[bases], b_cat[bases])
+
+        schedule = Schedule(settings, len(mirror.rows), cut)
+        #: step -> values of the integrated pairs at that step: [integrated, targets, F],
+        #: NaN where not integrated yet. A pair and its reverse read the same entry.
+        integrated: dict[int, np.ndarray] = {}
+
+        def set_pairs(r: np.ndarray, b: np.ndarray, step: int) -> None:
+            """Pairs (r, b) at `step`, integrating the segments no pair has needed there yet."""
+            values = integrated.setdefault(
+                step, np.full((len(mirror.rows), n_targets, n_features), np.nan)
             )
-        spent = np.full(n, m * settings.ig_steps, dtype=np.int64)
-        budget = m * _schedule_cost(settings.ig_steps, settings.ig_max_steps)
-        while True:
+            source = mirror.source[r, b]
+            todo = np.unique(source[np.isnan(values[source, 0, 0])])
+            if len(todo):
+                nodes = settings.ig_steps if step == 0 else schedule.nodes(step, todo)
+                values[todo] = self._pair_sums(
+                    x_num, x_cat, b_num, b_cat, mirror.rows[todo], mirror.bases[todo], nodes
+                )
+            pairs[r, b] = mirror.sign[r, b, None, None] * values[source]
+            level[r, b] = step
+
+        spent = np.zeros(n, dtype=np.int64)
+        if len(mirror.rows):
+            first_r, first_b = np.nonzero(mirror.source >= 0)
+            set_pairs(first_r, first_b, 0)
+            # Every row pays for each of its pairs, integrated or reversed: its budget, and
+            # so its choices, do not depend on which other rows share its paths.
+            spent = (mirror.source >= 0).sum(axis=1) * settings.ig_steps
+        # The points the whole-row rule spent at its cap, for each of the two rows a path serves
+        # under the request reference (each pays for all of it above).
+        budget = 2 * m * schedule_cost(settings.ig_steps, settings.ig_max_steps)
+        while settings.ig_max_steps > settings.ig_steps:
             row_error = np.abs(pairs.mean(axis=1).sum(axis=2) - expected)  # [n, targets]
             failing = row_error > tolerance
             todo = np.nonzero(failing.any(axis=1))[0]
@@ -338,20 +402,20 @@ class TorchIntegratedGradients:
             signed = (pairs[todo].sum(axis=3) - pair_expected[todo])[np.arange(len(todo)), :, worst]
             direction = np.sign(signed.mean(axis=1))
             over = direction[:, None] * signed / tolerance[todo, worst][:, None]
-            next_steps = steps[todo] * 4
-            wanted = (over > 0.0) & ~same[todo] & (next_steps <= settings.ig_pair_max_steps)
-            chosen = _within_budget(over, wanted, next_steps, budget - spent[todo])
+            source = mirror.source[todo]
+            schedule.cut_paths(source[(over > 0.0) & (source >= 0)])
+            next_cost = schedule.cost(level[todo] + 1, np.maximum(source, 0))
+            wanted = (over > 0.0) & (source >= 0) & (next_cost <= settings.ig_pair_max_steps)
+            chosen = within_budget(over, wanted, next_cost, budget - spent[todo])
             if not chosen.any():
                 break
             picked_rows, picked_bases = np.nonzero(chosen)
-            picked_rows = todo[picked_rows]
-            picked_steps = steps[picked_rows, picked_bases] * 4
-            for level in np.unique(picked_steps):
-                at = picked_steps == level
-                r, b = picked_rows[at], picked_bases[at]
-                pairs[r, b] = self._pair_sums(x_num, x_cat, b_num, b_cat, r, b, int(level))
-                steps[r, b] = level
-                np.add.at(spent, r, int(level))
+            np.add.at(spent, todo[picked_rows], next_cost[picked_rows, picked_bases])
+            r, b = todo[picked_rows], picked_bases
+            steps = level[r, b] + 1
+            for step in np.unique(steps):
+                at = steps == step
+                set_pairs(r[at], b[at], int(step))
         attributions = pairs.mean(axis=1).transpose(1, 0, 2)  # [targets, n, F]
         row_error = np.abs(attributions.sum(axis=2).T - expected)
         converged = (row_error <= tolerance).all(axis=1)
@@ -361,49 +425,3 @@ class TorchIntegratedGradients:
             reference_scores={t: np.array(reference[:, i]) for i, t in enumerate(self.targets)},
             converged=converged,
         )
-
-
-def _schedule_cost(first: int, cap: int) -> int:
-    """Points per pair of refining first, 4*first, ... up to `cap` (the whole-row schedule)."""
-    total, steps = first, first
-    while steps * 4 <= cap:
-        steps *= 4
-        total += steps
-    return total
-
-
-def _same_pairs(
-    x_num: torch.Tensor, x_cat: torch.Tensor, b_num: torch.Tensor, b_cat: torch.Tensor
-) -> np.ndarray:
-    """[n, m] True where row i equals baseline j in every input (its IG is exactly zero)."""
-    same = (x_num[:, None, :] == b_num[None, :, :]).all(dim=2)
-    if x_cat.shape[1]:
-        same &= (x_cat[:, None, :] == b_cat[None, :, :]).all(dim=2)
-    return np.asarray(same.cpu().numpy(), dtype=bool)
-
-
-def _within_budget(
-    over: np.ndarray, wanted: np.ndarray, cost: np.ndarray, left: np.ndarray
-) -> np.ndarray:
-    """The pairs each row refines: worst first, only as many as should bring the row within
-    its tolerance, and only while their cost fits the row's budget.
-
-    `over` is each pair's error in units of its share; the row is within tolerance when the
-    mean of the pairs' errors is under one share, and four times the points cut a pair's error
-    about fourfold (ReLU networks converge as 1/points), so the row refines the shortest prefix
-    of its worst pairs after which the predicted mean error is below 0.8 of a share.
-    """
-    pairs = over.shape[1]
-    ranked = np.argsort(np.where(wanted, -over, np.inf), axis=1, kind="stable")
-    ranked_over = np.take_along_axis(np.where(wanted, over, 0.0), ranked, axis=1)
-    ranked_cost = np.take_along_axis(np.where(wanted, cost, 0), ranked, axis=1)
-    predicted = over.sum(axis=1, keepdims=True) - 0.75 * np.cumsum(ranked_over, axis=1)
-    # Refine up to and including the first pair after which the prediction is good enough.
-    enough = np.concatenate(
-        [np.zeros((len(over), 1), dtype=bool), predicted[:, :-1] <= 0.8 * pairs], axis=1
-    )
-    needed: np.ndarray = ~np.logical_or.accumulate(enough, axis=1)
-    fits = np.cumsum(ranked_cost, axis=1) <= left[:, None]
-    chosen = np.zeros_like(wanted)
-    np.put_along_axis(chosen, ranked, needed & fits, axis=1)
-    return np.asarray(chosen & wanted, dtype=bool)

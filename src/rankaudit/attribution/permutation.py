@@ -36,6 +36,7 @@ import torch
 from rankaudit.attribution.base import GroupExplanation, model_outputs
 from rankaudit.attribution.groups import Group
 from rankaudit.attribution.ig import TorchIntegratedGradients
+from rankaudit.attribution.refine import Mirror, same_pairs
 from rankaudit.attribution.settings import AttributionSettings
 from rankaudit.errors import AttributionError
 
@@ -158,33 +159,51 @@ class TorchPermutationShap:
             return torch.cat(out).double()
 
     def explain(self, group: Group) -> GroupExplanation:
+        """Each (row, baseline) pair plays the game once; a row's values are the mean over its
+        baselines. Where row i is baseline k and baseline j is row r (the request reference),
+        pair (r, k) is pair (i, j) reversed: its coalitions are the other's complements, and
+        with permutations closed under reversal its values are exactly the other's negated,
+        so only one of the two is played (`refine.Mirror`)."""
         x_num, x_cat = self.ranker.encode(group.rows)
         b_num, b_cat = self.ranker.encode(group.baselines)
         n, m = x_num.shape[0], b_num.shape[0]
         n_num = x_num.shape[1]
         membership = self._membership
-        # Pair every row with every baseline once; masks then choose per feature which side wins.
-        rows = torch.arange(n).repeat_interleave(m)
-        bases = torch.arange(m).repeat(n)
+        mirror = Mirror(same_pairs(x_num, x_cat, b_num, b_cat))
+        rows, bases = torch.as_tensor(mirror.rows), torch.as_tensor(mirror.bases)
         px_num, px_cat = x_num[rows], x_cat[rows]
         pb_num, pb_cat = b_num[bases], b_cat[bases]
+        played = len(mirror.rows)
 
         def value(player_mask: np.ndarray) -> torch.Tensor:
-            """Mean output over baselines with the players in `player_mask` [k, P] taken from
-            the row: [k, n, targets]."""
+            """Output of every played pair with the players in `player_mask` [k, P] taken from
+            the row: [k, pairs, targets]."""
             k = player_mask.shape[0]
             mask_t = torch.as_tensor((player_mask[:, :, None] & membership[None]).any(axis=1))
             num = torch.where(mask_t[:, None, :n_num], px_num[None], pb_num[None]).reshape(
                 -1, n_num
             )
             cat = torch.where(mask_t[:, None, n_num:], px_cat[None], pb_cat[None]).reshape(
-                k * n * m, -1
+                k * played, -1
             )
-            out = self._forward(num, cat)
-            return out.reshape(k, n, m, -1).mean(dim=2)
+            return self._forward(num, cat).reshape(k, played, -1)
 
-        phi, empty, full = _shapley_chain(value, len(self.features), self.settings)
-        return _explanation(self.targets, phi, empty, full)
+        reference = self._forward(b_num, b_cat).mean(dim=0, keepdim=True).expand(n, -1)
+        phi = torch.zeros((n, len(self.features), reference.shape[1]), dtype=torch.float64)
+        # (1/m) sum over baselines of f(row) - f(baseline), as the pairs' chains evaluated it.
+        gap = torch.zeros((n, reference.shape[1]), dtype=torch.float64)
+        if played:
+            per_pair, start, end = _shapley_chain(value, len(self.features), self.settings)
+            i, j = np.nonzero(mirror.source >= 0)
+            source, at = mirror.source[i, j], torch.as_tensor(i)
+            sign = torch.as_tensor(mirror.sign[i, j])
+            phi.index_add_(0, at, sign[:, None, None] * per_pair[source])
+            gap.index_add_(0, at, sign[:, None] * (end - start)[source])
+            phi /= m
+            gap /= m
+        # The score is the reference plus the chains' own gap: f(row) up to float32 rounding
+        # between batches, and every row's values add up to it exactly.
+        return _explanation(self.targets, phi, reference, reference + gap)
 
 
 class PermutationShap:

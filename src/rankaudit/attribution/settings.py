@@ -35,21 +35,24 @@ class AttributionSettings:
     - `ig_steps`: Gauss-Legendre points of the first IG pass over every (row, baseline) pair.
       A row whose relative completeness error exceeds `tolerance` for any explained output
       refines only its pairs that miss their share of that tolerance (a pair's own error,
-      sum(attr) - (f(x) - f(b)), is known): each is recomputed with four times the points, up
-      to `ig_pair_max_steps`, worst first, within the row's budget. Rows still above the
-      tolerance are flagged `converged = False`.
-    - `ig_max_steps`: the row's budget: the points that refining every pair from `ig_steps`
-      by fours up to `ig_max_steps` costs (the default, 32 + 128 points per pair, is what the
-      former whole-row refinement spent at its 128-point cap). Equal to `ig_steps`: no refinement.
+      sum(attr) - (f(x) - f(b)), is known), worst first, within the row's budget. A module
+      with ReLU kinks cuts a refined pair's path at every unit that switches along it and
+      integrates each smooth piece on its own (`ig_steps` points per unit of path, at least
+      one a piece, doubled at each further step); a smooth module's pair gets four times the
+      points. Rows still above the tolerance are flagged `converged = False`.
+    - `ig_max_steps`: sets the row's budget: twice the points that refining every pair from
+      `ig_steps` by fours up to `ig_max_steps` costs (32 + 128 points per pair at the default,
+      what the former whole-row refinement spent at its 128-point cap; twice, because under
+      the request reference a path serves two rows and each pays for all of it). Equal to
+      `ig_steps`: no refinement.
     - `ig_pair_max_steps`: the most points one pair may reach.
     - `tolerance`: relative completeness error accepted by IG, as the issue defines it:
       |sum(attr) - (f(x) - f(ref))| / |f(x) - f(ref)|. An absolute error <= `absolute_floor`
       always passes (rows scored at their reference have no relative error to speak of).
-      How fast rows converge depends on the model: a ReLU network's path integrand jumps at
-      every unit that switches, so any quadrature's error falls only as 1/points (the demo's
-      deep ranker: 35% of rows within 1% at 32 points, 76% at 128, 94% at 512); with a smooth
-      activation (SiLU, GELU) the same network converges geometrically (98% at 32 points).
-      The default cap, 128 points, costs ~3.3x a single 32-point pass (measured on 530 demo rows).
+      Along a straight path a ReLU network's gradient jumps wherever a unit switches, so one
+      rule over the whole path converges only as 1/points (the demo's deep ranker: 35% of rows
+      within 1% at 32 points, 76% at 128); cut at those switches, the pieces are smooth and
+      the demo reaches 99.8% of rows (`benchmarks/ig_faithfulness.py`).
     - `background_size`: rows sampled (seeded) from the training window for the `global` reference.
     - `max_baselines`: at most this many candidates (seeded sample) serve as baselines of one
       `request` group; timelines are usually smaller, so this is exact for them.

@@ -10,9 +10,13 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck unit install system-deps fixtures lock clean
 
-$(STAMP): pyproject.toml requirements.lock
+# The install also fetches plotly.js's basic bundle for the web app, checked against
+# dash_app/plotly-basic.json; without it (no network) the app serves the full bundle, so a
+# failed fetch does not stop the install.
+$(STAMP): pyproject.toml requirements.lock dash_app/plotly-basic.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	-$(BIN)/python -m dash_app.plotly_bundle
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,6 +1,6 @@
 """What travels over the wire: gzip-compressed responses and long-lived caching of the bundles.
 
-A page first loads about 5 MB of JavaScript (plotly.js alone is 4.8 MB, 1.5 MB gzipped). Dash
+A page first loads about 2.4 MB of JavaScript (plotly.js's basic bundle is half of it). Dash
 fingerprints the URLs of its component bundles (`dcc.v3_2_0m1717000000.js`) and of the app's
 assets (`style.css?m=1717000000`): such a URL never names other bytes, so `Compressed` marks
 its response `immutable` for a year, and keeps its gzipped body in memory (compressing
@@ -11,6 +11,7 @@ the index page) is gzipped on the fly when the client accepts it.
 from __future__ import annotations
 
 import gzip
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from dash.fingerprint import check_fingerprint
 
 from dash_app.auth import StartResponse, WSGIApp
 
-__all__ = ["IMMUTABLE", "Compressed", "is_fingerprinted"]
+__all__ = ["IMMUTABLE", "STATIC", "Compressed", "is_fingerprinted"]
 
 #: The caching of a URL whose bytes never change.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -36,13 +37,19 @@ _COMPRESSIBLE = (
     "image/svg+xml",
 )
 _SUITES = "/_dash-component-suites/"
+#: The app's own static files, served as `name.<12 hex digits of their sha256>.js`.
+STATIC = "/_rankaudit/static/"
+_STATIC_NAME = re.compile(r"[A-Za-z0-9_.-]+\.[0-9a-f]{12}\.js")
 
 
 def is_fingerprinted(path: str, query: str) -> bool:
     """True for a URL Dash fingerprinted: a component bundle with its version and hash in the
-    name, or an asset with its modification time (`?m=`)."""
+    name, or an asset with its modification time (`?m=`); or one of the app's static files,
+    with a hash of its bytes in the name."""
     if _SUITES in path:
         return bool(check_fingerprint(path)[1])
+    if path.startswith(STATIC):
+        return _STATIC_NAME.fullmatch(path[len(STATIC) :]) is not None
     return "/assets/" in path and any(p.startswith("m=") for p in query.split("&"))
 
 

@@ -161,7 +161,8 @@ def test_pair_and_waterfall(session: WorkspaceSession) -> None:
         session, _data(tweet=BUG_TWEET, reference="pair", vs=BUG_VS, chart="waterfall")
     )
     figure = find(panel, "explain-figure").figure
-    assert figure.data[0].type == "waterfall"
+    assert figure.data[0].type == "bar"
+    assert figure.data[0].base is not None  # the waterfall's floating bars
     assert figure.layout.title.text.startswith(f"Why {BUG_TWEET} is above {BUG_VS} · deep")
     assert not has_class(panel, "actions")  # already a pair
 

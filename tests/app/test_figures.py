@@ -113,11 +113,22 @@ def test_waterfall_runs_from_reference_to_score(explained: ExplanationView) -> N
     figure = attribution_waterfall(explained.explanation, "deep", method="shap", top=5)
     (trace,) = figure.data
     summary = explained_difference(explained.explanation, "deep")
-    assert list(trace.measure) == ["absolute", *["relative"] * 6, "absolute"]
+    assert trace.type == "bar"  # floating bars: the basic plotly.js bundle has no waterfall
     assert trace.x[0] == pytest.approx(summary.reference_score)
     assert trace.x[-1] == pytest.approx(summary.score)
+    # The reference and the score stand on zero; each step starts where the last one ended.
+    assert trace.base[0] == 0.0
+    assert trace.base[-1] == 0.0
+    ends = summary.reference_score + np.cumsum(trace.x[1:-1])
+    np.testing.assert_allclose(trace.base[2:-1], ends[:-1])
+    assert trace.base[1] == pytest.approx(summary.reference_score)
     # Exact for SHAP: reference + steps = score.
     assert summary.reference_score + sum(trace.x[1:-1]) == pytest.approx(summary.score, abs=1e-6)
+    # A connector from each bar's end to the next row.
+    lines = [s for s in figure.layout.shapes if s.type == "line"]
+    assert [line.x0 for line in lines] == pytest.approx(
+        [trace.base[1], *trace.base[2:-1], ends[-1]]
+    )
     assert trace.y[1] == "real_graph_weight = 2.95"
 
 

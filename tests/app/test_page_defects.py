@@ -74,7 +74,7 @@ def test_bars_mark_a_value_outside_its_training_range(explanation: Any) -> None:
 
 def test_waterfall_marks_it_one_row_down(explanation: Any) -> None:
     figure = attribution_waterfall(explanation, "deep", top=6, ranges=RANGES)
-    (band,) = figure.layout.shapes
+    (band,) = [s for s in figure.layout.shapes if s.type == "rect"]  # the rest: connectors
     assert (band.y0, band.y1) == (0.5, 1.5)  # row 0 is the reference's bar
     assert figure.data[0].y[1] == OUTSIDE
     assert "outside training range 0 .. 0.8753" in _tick(figure, OUTSIDE)

@@ -9,6 +9,8 @@ import re
 import sys
 from typing import Any
 
+import pytest
+
 from dash_app.app import create_app
 from dash_app.transfer import IMMUTABLE, Compressed, is_fingerprinted
 from rankaudit.views import WorkspaceSession
@@ -77,11 +79,15 @@ def test_bundles_are_gzipped_and_immutable(session: WorkspaceSession) -> None:
     assert "immutable" not in headers.get("cache-control", "")
 
 
-def test_plotly_is_loaded_async_from_a_cached_fingerprinted_url(session: WorkspaceSession) -> None:
+def test_without_the_basic_bundle_the_full_plotly_is_served(
+    session: WorkspaceSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import plotly
 
+    from dash_app import plotly_bundle
     from dash_app.app import plotly_bundle_url
 
+    monkeypatch.setattr(plotly_bundle, "installed", lambda: None)
     app = Compressed(create_app(session).server)
     _, headers, index = _get(app, "/", encoding="identity")
     url = plotly_bundle_url()

@@ -44,6 +44,7 @@ METHOD_LABELS = {"shap": "SHAP", "ig": "Integrated Gradients"}
 #: Labels and bands of feature values outside the training range.
 OUTSIDE_COLOR = "#b45309"
 _OUTSIDE_BAND = "#fff3bf"
+_TOTAL_COLOR = "#495057"  # the waterfall's reference and score bars
 _SHORT = {"shap": "SHAP", "ig": "IG"}
 
 
@@ -309,20 +310,25 @@ def attribution_waterfall(
     }.get(summary.reference, summary.reference)
     labels = [plotly_text(reference), *shown["label"], plotly_text(summary.tweet)]
     values = [summary.reference_score, *shown[method].to_numpy(dtype=np.float64), summary.score]
-    # The last bar is the model's own score ("absolute"), not plotly's running total, so a
-    # completeness error stays visible as a gap between the last step and the score.
-    measures = ["absolute", *(["relative"] * len(shown)), "absolute"]
+    # Floating bars (plotly.js's basic bundle has no waterfall trace): the reference and the
+    # score from zero, each step from the running total before it. The last bar is the
+    # model's own score, not the running total, so a completeness error stays visible as a
+    # gap between the last step and the score.
+    steps = np.asarray(values[1:-1], dtype=np.float64)
+    running = summary.reference_score + np.concatenate([[0.0], np.cumsum(steps)])
+    colours = [
+        _TOTAL_COLOR,
+        *(theme.POSITIVE if v >= 0 else theme.NEGATIVE for v in steps),
+        _TOTAL_COLOR,
+    ]
     figure = go.Figure(
-        go.Waterfall(
+        go.Bar(
             y=labels,
             x=values,
-            measure=measures,
+            base=[0.0, *running[:-1], 0.0],
             orientation="h",
             name=METHOD_LABELS.get(method, method),
-            increasing={"marker": {"color": theme.POSITIVE}},
-            decreasing={"marker": {"color": theme.NEGATIVE}},
-            totals={"marker": {"color": "#495057"}},
-            connector={"line": {"color": "#adb5bd", "width": 1}},
+            marker_color=colours,
             text=[
                 number(summary.reference_score),
                 *(signed(v) for v in values[1:-1]),
@@ -332,6 +338,18 @@ def attribution_waterfall(
             cliponaxis=False,
         )
     )
+    # Connectors: from each bar's end to the next bar's start, one row down.
+    for row, at in enumerate(running):
+        figure.add_shape(
+            type="line",
+            xref="x",
+            yref="y",
+            x0=at,
+            x1=at,
+            y0=row,
+            y1=row + 1,
+            line={"color": "#adb5bd", "width": 1},
+        )
     theme.apply_theme(
         figure,
         height=120 + 26 * len(labels),

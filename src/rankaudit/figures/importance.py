@@ -138,7 +138,7 @@ def attribution_beeswarm(long: pd.DataFrame, *, top: int = 12) -> go.Figure:
         hover.extend(f"{name} = {plotly_text(v)}" for v in shown)
     head = str(long["head"].iat[0]) if len(long) else "score"
     figure = go.Figure(
-        go.Scattergl(
+        go.Scatter(
             x=np.concatenate(xs) if xs else [],
             y=np.concatenate(ys) if ys else [],
             mode="markers",
@@ -233,7 +233,7 @@ def dependence_plot(long: pd.DataFrame, feature: str, *, bins: int = 12) -> go.F
     name = plotly_text(feature)
     figure = go.Figure(
         [
-            go.Scattergl(
+            go.Scatter(
                 x=x_points,
                 y=y_points,
                 mode="markers",

@@ -15,6 +15,7 @@ __all__ = [
     "METHOD_COLORS",
     "MUTED",
     "NEGATIVE",
+    "PLOTLY_TRACES",
     "POSITIVE",
     "SELECTED",
     "UP",
@@ -22,6 +23,10 @@ __all__ = [
     "model_color",
     "themed",
 ]
+
+#: The only trace types figures may use: those of plotly.js's basic bundle, which the web app
+#: serves instead of the full one (dash_app/plotly_bundle.py; a test scans every figure).
+PLOTLY_TRACES: Final = frozenset({"bar", "pie", "scatter"})
 
 FONT: Final = "Inter, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 #: The reference ranker (a) and the audited ranker (b).

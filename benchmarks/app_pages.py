@@ -7,7 +7,11 @@ is downloaded) on a page the server has not rendered yet (the timeline's explana
 computed then), and `warm` reloaded in the same browser (bundles from the cache, views from
 the session's caches). Time: from navigation to the page's last figure drawn.
 
-Usage: python benchmarks/app_pages.py [--workspace fixtures/demo] [--json]
+Usage: python benchmarks/app_pages.py [--workspace fixtures/demo] [--json] [--url URL]
+
+Without `--url` the app runs here in one process (a thread); with it, the pages of a server
+started apart are measured, e.g. `rankaudit serve -w fixtures/demo --port 8050` (by default
+one worker process per core, at most 2, which answer a page's parallel callbacks side by side).
 
 Target (issue 15): every page within 2 s. Needs chromium and chromedriver
 (Debian: chromium chromium-driver). The headless helper is the tests' (tests/browser.py).
@@ -61,6 +65,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workspace", type=Path, default=ROOT / "fixtures" / "demo")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    parser.add_argument(
+        "--url",
+        help="measure a server already running (`rankaudit serve`, fresh: no page opened yet) "
+        "instead of one started here in a thread",
+    )
     args = parser.parse_args()
 
     from dash_app.server import BackgroundServer, warm_pages
@@ -70,18 +79,26 @@ def main() -> int:
     if browser_paths() is None:
         print("chromium and chromedriver are needed (Debian: chromium chromium-driver)")
         return 2
-    start = time.perf_counter()
-    session = WorkspaceSession.open(args.workspace)
-    session.warm(overview=True)  # as `serve` does before announcing the URL
-    ready = time.perf_counter() - start
-    warm_pages(session)  # `serve` computes Features and Exposure in the background right after
     results: dict[str, dict[str, float]] = {}
-    with BackgroundServer(session) as server:
+
+    def measure(url: str) -> None:
         for name, (path, selectors) in PAGES.items():
             with headless_chromium("--window-size=1600,1000") as driver:
-                cold = _load(driver, server.url + path, selectors)
-                warm = _load(driver, server.url + path, selectors)
+                cold = _load(driver, url + path, selectors)
+                warm = _load(driver, url + path, selectors)
             results[name] = {"cold_s": round(cold, 3), "warm_s": round(warm, 3)}
+
+    ready = float("nan")
+    if args.url:
+        measure(args.url.rstrip("/"))
+    else:
+        start = time.perf_counter()
+        session = WorkspaceSession.open(args.workspace)
+        session.warm(overview=True)  # as `serve` does before announcing the URL
+        ready = time.perf_counter() - start
+        warm_pages(session)  # `serve` computes Features and Exposure right after
+        with BackgroundServer(session) as server:
+            measure(server.url)
     if args.json:
         print(json.dumps({"until_url_s": round(ready, 3), "pages": results}, indent=2))
     else:

@@ -12,7 +12,9 @@ per worker. Tests run `make_server(...)` in a thread through `BackgroundServer`.
 from __future__ import annotations
 
 import gc
+import io
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -167,8 +169,10 @@ def serve(
 ) -> None:
     """Serve until interrupted (Ctrl+C or SIGTERM). The rankers, the log index and, with
     `warm`, the overview (both rankers over every held-out request, the slowest page:
-    seconds) are computed before the URL is announced, with a log line saying so; the
-    Features page's default view is then computed in the background (in every worker).
+    seconds) are computed before the URL is announced, with a log line saying so, and the
+    app is primed (`_prime`). The Features and Exposure pages' default views are computed
+    before the URL too with `workers` > 1 (shared by every worker), in the background with
+    one process.
     `workers` > 1: that many forked processes serve one socket (see the module docstring)."""
     workers = check_workers(workers)
     if workers == 1:
@@ -181,6 +185,7 @@ def serve(
             allowed_hosts=allowed_hosts,
         )
         _warm_before_serving(session, warm)
+        _prime(server.application, host, int(server.effective_port), credentials)
         _freeze()
         if warm:
             threading.Thread(target=warm_pages, args=(session,), daemon=True, name="warm").start()
@@ -200,14 +205,17 @@ def serve(
         # timelines computed in workers agree), and no OpenMP thread pool exists at fork.
         with torch_threads(1):
             _warm_before_serving(session, warm)
+            if warm:
+                # Here, not in the background of every worker: computed once and shared, and
+                # not competing for the cores with the first pages (which took 2-4 s then).
+                log.info(
+                    "computing the Features and Exposure pages' default views before serving "
+                    "(both rankers explained on a seeded sample of requests)"
+                )
+                warm_pages(session)
+            _prime(wsgi, host, bound, credentials)
             _freeze()
-            pool = WorkerPool(
-                wsgi,
-                sockets,
-                workers=workers,
-                threads=threads,
-                on_start=(lambda: warm_pages(session)) if warm else None,
-            )
+            pool = WorkerPool(wsgi, sockets, workers=workers, threads=threads)
             with signals_interrupt():
                 pool.run(on_ready=lambda: on_ready(server_url(host, bound)))
     finally:
@@ -230,6 +238,53 @@ def _warm_before_serving(session: WorkspaceSession, warm: bool) -> None:
             log.exception("computing the overview failed")
 
 
+def _prime(wsgi: Any, host: str, port: int, credentials: Credentials | None) -> None:
+    """Ask the app, in this process, for what every first page loads: the index, the layout
+    and callback map, and every bundle gzipped. Dash's per-process setup and the compressed
+    bundles then exist before the workers fork (shared), instead of being built in each
+    worker while a user waits for a first page. Skipped behind authentication."""
+    if credentials is not None:
+        return
+
+    def get(path: str, encoding: str = "gzip") -> bytes:
+        path, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": host,
+            "SERVER_PORT": str(port),
+            "HTTP_HOST": server_url(host, port).split("//", 1)[1].rstrip("/"),
+            "HTTP_ACCEPT_ENCODING": encoding,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": io.StringIO(),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.version": (1, 0),
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+        result = wsgi(environ, lambda status, headers, exc_info=None: lambda _: None)
+        try:
+            return b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    try:
+        index = get("/", encoding="identity").decode("utf-8", "replace")
+        for url in re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', index):
+            if url.startswith("/"):
+                get(url)
+        get("/_dash-layout")
+        get("/_dash-dependencies")
+    except Exception:  # priming only saves time: the pages work without it
+        log.exception("priming the app before serving failed")
+
+
 def _freeze() -> None:
     """Move what exists now (the session, its models and index, the app) out of the garbage
     collector's sight: full collections no longer walk it on every page, and in forked
@@ -239,8 +294,8 @@ def _freeze() -> None:
 
 
 def warm_pages(session: WorkspaceSession) -> None:
-    """The Features and Exposure pages' default views, computed in the background once the
-    server answers (each in every worker: their caches are per process)."""
+    """The Features and Exposure pages' default views: computed before the workers fork (so
+    they share them), or in the background once a single-process server answers."""
     try:
         session.features(FeaturesQuery())
     except Exception:  # the page shows the error when visited

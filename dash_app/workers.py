@@ -113,9 +113,8 @@ def bind_sockets(host: str, port: int) -> list[socket.socket]:
 
 class WorkerPool:
     """The parent's side of prefork serving: forks `workers` processes that each serve `wsgi`
-    from `sockets` with waitress (`threads` threads; `on_start` run in a daemon thread of each
-    worker once it serves), waits on them, replaces one that dies (logged) and stops them all
-    when interrupted."""
+    from `sockets` with waitress (`threads` threads), waits on them, replaces one that dies
+    (logged) and stops them all when interrupted."""
 
     def __init__(
         self,
@@ -124,13 +123,11 @@ class WorkerPool:
         *,
         workers: int,
         threads: int,
-        on_start: Callable[[], None] | None = None,
     ) -> None:
         self.wsgi = wsgi
         self.sockets = sockets
         self.workers = workers
         self.threads = threads
-        self.on_start = on_start
         self.children: dict[int, int] = {}  # pid -> worker number
         self.deaths: collections.deque[float] = collections.deque()
 
@@ -234,8 +231,6 @@ def _run_worker(pool: WorkerPool, number: int, parent: int) -> int:
         )
         loop = threading.Thread(target=server.run, daemon=True, name=f"worker-{number}")
         loop.start()
-        if pool.on_start is not None:
-            threading.Thread(target=pool.on_start, daemon=True, name="on-start").start()
         # A killed parent could not stop its workers: they stop when it is gone.
         while not stopping and os.getppid() == parent:
             time.sleep(0.2)

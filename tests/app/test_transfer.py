@@ -100,3 +100,20 @@ def test_without_the_basic_bundle_the_full_plotly_is_served(
     bundled = (plotly.__path__[0] + "/package_data/plotly.min.js").replace("\\", "/")
     with open(bundled, "rb") as file:
         assert gzip.decompress(body) == file.read()
+
+
+def test_priming_before_the_fork_compresses_every_bundle_once(session: WorkspaceSession) -> None:
+    """`serve` asks the app for its index and bundles before forking the workers, so that they
+    share the compressed bundles instead of each compressing them on a user's first page."""
+    from dash_app.server import _prime, make_wsgi
+
+    wsgi = make_wsgi(session)
+    wsgi.port = 8050
+    compressed = wsgi.app
+    assert isinstance(compressed, Compressed)
+    assert not compressed._bodies
+    _prime(wsgi, "127.0.0.1", 8050, None)
+    _, _, index = _get(compressed, "/", encoding="identity")
+    bundles = re.findall(r'<script src="([^"]+)"', index.decode())
+    assert bundles
+    assert {f"{url}?" for url in bundles} <= set(compressed._bodies)

@@ -12,7 +12,7 @@ Every reference is expressed the same way, so each attributor has one job: expla
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ class Group:
     rows: pd.DataFrame
     baselines: pd.DataFrame
     vs_tweet: str | None = None
+    #: The request reference: every candidate is a row and a baseline, so the path from
+    #: candidate j to candidate i serves row i and, reversed, row j (IG budgets for both).
+    shared_paths: bool = False
 
 
 def global_groups(frame: pd.DataFrame, background: pd.DataFrame) -> Iterator[Group]:
@@ -49,7 +52,7 @@ def request_groups(frame: pd.DataFrame, settings: AttributionSettings) -> Iterat
                 np.random.default_rng(seed).choice(len(rows), settings.max_baselines, replace=False)
             )
             baselines = rows.iloc[chosen]
-        yield Group(rows=rows, baselines=baselines)
+        yield Group(rows=rows, baselines=baselines, shared_paths=True)
 
 
 def pair_groups(frame: pd.DataFrame, tweet: str, vs_tweet: str) -> Iterator[Group]:
@@ -84,4 +87,4 @@ def only_tweets(groups: Iterable[Group], tweets: Iterable[str]) -> Iterator[Grou
     for group in groups:
         rows = group.rows.loc[group.rows[schema.TWEET_ID].isin(wanted)]
         if not rows.empty:
-            yield Group(rows=rows, baselines=group.baselines, vs_tweet=group.vs_tweet)
+            yield replace(group, rows=rows)

@@ -325,9 +325,9 @@ class TorchIntegratedGradients:
         and a row's error is the mean of its pairs' signed errors. A row that misses the
         tolerance on some output refines, on the output it misses most, only the pairs whose
         errors push it out, worst first and only as many as should bring it back, within the
-        row's budget: twice the points that refining every pair up to `ig_max_steps` costs
-        (a path serves two rows under the request reference; each row pays for all of it, so
-        its choices do not depend on the other rows of the call). A refined pair of a module
+        row's budget: the points that refining every pair up to `ig_max_steps` costs, twice
+        that under the request reference (`group.shared_paths`: a path serves two rows; each
+        row pays for all of it, so its choices do not depend on the other rows of the call). A refined pair of a module
         with ReLU kinks is integrated piece by piece between its kinks (`paths.find_pieces`),
         with twice the points per piece at each further step; a smooth module's pair gets four
         times the points. No pair exceeds `ig_pair_max_steps`. Rows still outside the
@@ -387,9 +387,10 @@ class TorchIntegratedGradients:
             # Every row pays for each of its pairs, integrated or reversed: its budget, and
             # so its choices, do not depend on which other rows share its paths.
             spent = (mirror.source >= 0).sum(axis=1) * settings.ig_steps
-        # The points the whole-row rule spent at its cap, for each of the two rows a path serves
-        # under the request reference (each pays for all of it above).
-        budget = 2 * m * schedule_cost(settings.ig_steps, settings.ig_max_steps)
+        # The points the whole-row rule spent at its cap; under the request reference, for
+        # each of the two rows a path serves (each pays for all of it above).
+        shares = 2 if group.shared_paths else 1
+        budget = shares * m * schedule_cost(settings.ig_steps, settings.ig_max_steps)
         while settings.ig_max_steps > settings.ig_steps:
             row_error = np.abs(pairs.mean(axis=1).sum(axis=2) - expected)  # [n, targets]
             failing = row_error > tolerance
@@ -403,7 +404,6 @@ class TorchIntegratedGradients:
             direction = np.sign(signed.mean(axis=1))
             over = direction[:, None] * signed / tolerance[todo, worst][:, None]
             source = mirror.source[todo]
-            schedule.cut_paths(source[(over > 0.0) & (source >= 0)])
             next_cost = schedule.cost(level[todo] + 1, np.maximum(source, 0))
             wanted = (over > 0.0) & (source >= 0) & (next_cost <= settings.ig_pair_max_steps)
             chosen = within_budget(over, wanted, next_cost, budget - spent[todo])

@@ -49,10 +49,10 @@ class Schedule:
 
     Step 0: `ig_steps` Gauss-Legendre points. Step s >= 1 of a module with kinks: each piece
     between the pair's kinks gets `ig_steps` points per unit of path (at least one), times
-    2^(s-1); a pair is cut at its kinks (`cut`, forward passes only) once a row considers
-    refining it, so that every row prices its pairs the same way whichever other rows share
-    them. A smooth module (no kink seen on the first pairs cut): `ig_steps` * 4^s
-    Gauss-Legendre points.
+    2^(s-1); a pair is cut at its kinks (`cut`, forward passes only) when a row first refines
+    it, and step 1 is priced as the smooth rule's (4 * `ig_steps`) so that every row prices its
+    pairs the same way whichever other rows share them. A smooth module (no kink seen on the
+    first pairs cut): `ig_steps` * 4^s Gauss-Legendre points.
     """
 
     def __init__(
@@ -69,10 +69,13 @@ class Schedule:
         """Points of integrated pairs `pair` at `step` (same shapes)."""
         if self.kinked is False:
             return np.asarray(self.first * 4**step, dtype=np.int64)
-        # A pair no row considers refining is not cut: priced as the smooth rule's step 1.
+        # Step 1 is priced as the smooth rule's, cut or not: the price of a pair then does not
+        # depend on whether another row of the call cut it already, and only the pairs a row
+        # chooses are cut (forward grids cost). Later steps: the pieces' own points.
         base = np.where(self.base[pair] >= 0, self.base[pair], 4 * self.first)
         piecewise = base * 2 ** np.maximum(step - 1, 0)
-        return np.asarray(np.where(step == 0, self.first, piecewise), dtype=np.int64)
+        priced = np.where(step == 1, 4 * self.first, piecewise)
+        return np.asarray(np.where(step == 0, self.first, priced), dtype=np.int64)
 
     def cut_paths(self, pairs: np.ndarray) -> None:
         """Cut the paths of integrated pairs `pairs` at their kinks, where not cut yet."""

@@ -40,10 +40,10 @@ class AttributionSettings:
       integrates each smooth piece on its own (`ig_steps` points per unit of path, at least
       one a piece, doubled at each further step); a smooth module's pair gets four times the
       points. Rows still above the tolerance are flagged `converged = False`.
-    - `ig_max_steps`: sets the row's budget: twice the points that refining every pair from
+    - `ig_max_steps`: sets the row's budget: the points that refining every pair from
       `ig_steps` by fours up to `ig_max_steps` costs (32 + 128 points per pair at the default,
-      what the former whole-row refinement spent at its 128-point cap; twice, because under
-      the request reference a path serves two rows and each pays for all of it). Equal to
+      what the former whole-row refinement spent at its 128-point cap); twice that under the
+      request reference, where a path serves two rows and each pays for all of it. Equal to
       `ig_steps`: no refinement.
     - `ig_pair_max_steps`: the most points one pair may reach.
     - `tolerance`: relative completeness error accepted by IG, as the issue defines it:

@@ -88,6 +88,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    from cli_start import rankaudit_command  # benchmarks/ is the script's folder
+
     from tests.browser import browser_paths, headless_chromium
 
     if browser_paths() is None:
@@ -112,8 +114,7 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}"
         start = time.perf_counter()
         server = subprocess.Popen(
-            [sys.executable, "-m", "rankaudit", "serve", "--workspace", str(args.workspace),
-             "--port", str(port)],
+            [*rankaudit_command(), "serve", "--workspace", str(args.workspace), "--port", str(port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
         )  # fmt: skip
         try:

@@ -32,7 +32,8 @@ def rankaudit_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "rankaudit"]
 
 
-def _child_cpu() -> float:
+def child_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -43,9 +44,9 @@ def time_runs(command: list[str], runs: int) -> tuple[list[float], list[float]]:
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     wall, cpu = [], []
     for attempt in range(runs + 1):
-        start, start_cpu = time.perf_counter(), _child_cpu()
+        start, start_cpu = time.perf_counter(), child_cpu()
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-        elapsed, used = time.perf_counter() - start, _child_cpu() - start_cpu
+        elapsed, used = time.perf_counter() - start, child_cpu() - start_cpu
         if result.returncode != 0:
             sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
         if attempt:  # the first run only warms the file cache

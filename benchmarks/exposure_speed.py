@@ -27,27 +27,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from cli_start import child_cpu, rankaudit_command  # benchmarks/ is the script's folder
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 30.0
 AUDITED = "deep"
 GROUPS = ("in_network", "author_follower_count:q4")
-
-
-def rankaudit_command() -> list[str]:
-    """The installed console script next to this interpreter, else `python -m rankaudit`."""
-    script = Path(sys.executable).with_name("rankaudit")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "rankaudit"]
-
-
-def _child_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def end_to_end(workspace: Path, reference: str) -> dict[str, object]:
@@ -64,9 +54,9 @@ def end_to_end(workspace: Path, reference: str) -> dict[str, object]:
         "--format",
         "json",
     ]
-    start, start_cpu = time.perf_counter(), _child_cpu()
+    start, start_cpu = time.perf_counter(), child_cpu()
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    wall, cpu = time.perf_counter() - start, _child_cpu() - start_cpu
+    wall, cpu = time.perf_counter() - start, child_cpu() - start_cpu
     if result.returncode != 0:
         sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
     audit = json.loads(result.stdout)

@@ -12,7 +12,6 @@ per worker. Tests run `make_server(...)` in a thread through `BackgroundServer`.
 from __future__ import annotations
 
 import gc
-import io
 import logging
 import re
 import threading
@@ -31,7 +30,7 @@ from dash_app.hosts import (
     is_loopback,
     server_url,
 )
-from dash_app.transfer import Compressed
+from dash_app.transfer import Compressed, local_get
 from dash_app.workers import (
     MAX_WORKERS,
     WorkerPool,
@@ -246,33 +245,10 @@ def _prime(wsgi: Any, host: str, port: int, credentials: Credentials | None) -> 
     if credentials is not None:
         return
 
+    host_header = server_url(host, port).split("//", 1)[1].rstrip("/")
+
     def get(path: str, encoding: str = "gzip") -> bytes:
-        path, _, query = path.partition("?")
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SERVER_NAME": host,
-            "SERVER_PORT": str(port),
-            "HTTP_HOST": server_url(host, port).split("//", 1)[1].rstrip("/"),
-            "HTTP_ACCEPT_ENCODING": encoding,
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(),
-            "wsgi.errors": io.StringIO(),
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "wsgi.version": (1, 0),
-            "REMOTE_ADDR": "127.0.0.1",
-        }
-        result = wsgi(environ, lambda status, headers, exc_info=None: lambda _: None)
-        try:
-            return b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        return local_get(wsgi, path, host=host_header, encoding=encoding)[2]
 
     try:
         index = get("/", encoding="identity").decode("utf-8", "replace")

@@ -11,6 +11,7 @@ the index page) is gzipped on the fly when the client accepts it.
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import threading
 from collections import OrderedDict
@@ -21,7 +22,7 @@ from dash.fingerprint import check_fingerprint
 
 from dash_app.auth import StartResponse, WSGIApp
 
-__all__ = ["IMMUTABLE", "STATIC", "Compressed", "is_fingerprinted"]
+__all__ = ["IMMUTABLE", "STATIC", "Compressed", "is_fingerprinted", "local_get"]
 
 #: The caching of a URL whose bytes never change.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -136,3 +137,44 @@ def _cached_headers(body: bytes, kind: str) -> list[tuple[str, str]]:
         ("Vary", "Accept-Encoding"),
         ("Cache-Control", IMMUTABLE),
     ]
+
+
+def local_get(
+    app: WSGIApp, path: str, *, host: str = "127.0.0.1:8050", encoding: str = "gzip"
+) -> tuple[str, dict[str, str], bytes]:
+    """GET `path` (with its query) from the WSGI stack `app` in this process, as a browser on
+    `host` (the Host header) accepting `encoding`: (status, lower-cased headers, body)."""
+    path, _, query = path.partition("?")
+    name, _, port = host.rpartition(":")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": name.strip("[]"),
+        "SERVER_PORT": port,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": host,
+        "HTTP_ACCEPT_ENCODING": encoding,
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen.update(status=status, headers={k.lower(): v for k, v in headers})
+        return lambda _: None
+
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return seen["status"], seen["headers"], body

@@ -4,41 +4,20 @@ checked on the demo app's own WSGI stack without a browser."""
 from __future__ import annotations
 
 import gzip
-import io
 import re
-import sys
 from typing import Any
 
 import pytest
 
 from dash_app.app import create_app
-from dash_app.transfer import IMMUTABLE, Compressed, is_fingerprinted
+from dash_app.transfer import IMMUTABLE, Compressed, is_fingerprinted, local_get
 from rankaudit.views import WorkspaceSession
 
 
 def _get(
     app: Any, path: str, *, encoding: str = "gzip, deflate, br"
 ) -> tuple[str, dict[str, str], bytes]:
-    path, _, query = path.partition("?")
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8050",
-        "HTTP_HOST": "127.0.0.1:8050",
-        "HTTP_ACCEPT_ENCODING": encoding,
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-    }
-    seen: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        seen.update(status=status, headers={k.lower(): v for k, v in headers})
-
-    body = b"".join(app(environ, start_response))
-    return seen["status"], seen["headers"], body
+    return local_get(app, path, encoding=encoding)
 
 
 def test_fingerprinted_urls() -> None:

@@ -327,11 +327,11 @@ class TorchIntegratedGradients:
         errors push it out, worst first and only as many as should bring it back, within the
         row's budget: the points that refining every pair up to `ig_max_steps` costs, twice
         that under the request reference (`group.shared_paths`: a path serves two rows; each
-        row pays for all of it, so its choices do not depend on the other rows of the call). A refined pair of a module
-        with ReLU kinks is integrated piece by piece between its kinks (`paths.find_pieces`),
-        with twice the points per piece at each further step; a smooth module's pair gets four
-        times the points. No pair exceeds `ig_pair_max_steps`. Rows still outside the
-        tolerance are flagged `converged = False`.
+        row pays for all of it, so its choices do not depend on the other rows of the call).
+        A refined pair of a module with ReLU kinks is integrated piece by piece between its
+        kinks (`paths.find_pieces`), with twice the points per piece at each further step; a
+        smooth module's pair gets four times the points. No pair exceeds `ig_pair_max_steps`.
+        Rows still outside the tolerance are flagged `converged = False`.
 
         A path is the same segment whichever end it starts from: where row i is baseline k
         and baseline j is row r (the request reference), pair (r, k) is pair (i, j) reversed
@@ -380,13 +380,12 @@ class TorchIntegratedGradients:
             pairs[r, b] = mirror.sign[r, b, None, None] * values[source]
             level[r, b] = step
 
-        spent = np.zeros(n, dtype=np.int64)
         if len(mirror.rows):
-            first_r, first_b = np.nonzero(mirror.source >= 0)
-            set_pairs(first_r, first_b, 0)
-            # Every row pays for each of its pairs, integrated or reversed: its budget, and
-            # so its choices, do not depend on which other rows share its paths.
-            spent = (mirror.source >= 0).sum(axis=1) * settings.ig_steps
+            first_rows, first_bases = np.nonzero(mirror.source >= 0)
+            set_pairs(first_rows, first_bases, 0)
+        # Every row pays for each of its pairs, integrated or reversed: its budget, and so its
+        # choices, do not depend on which other rows share its paths.
+        spent = (mirror.source >= 0).sum(axis=1) * settings.ig_steps
         # The points the whole-row rule spent at its cap; under the request reference, for
         # each of the two rows a path serves (each pays for all of it above).
         shares = 2 if group.shared_paths else 1

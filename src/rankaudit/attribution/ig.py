@@ -139,8 +139,9 @@ class TorchIntegratedGradients:
         alpha = torch.as_tensor(nodes.alpha, dtype=torch.float32, device=self.device)
         weight = torch.as_tensor(nodes.weight, dtype=torch.float32, device=self.device)
         diffs = [xi - bi for xi, bi in zip(x, b, strict=True)]
-        width = sum(d.shape[1] for d in diffs)  # one value per numeric feature or embedding
-        results: torch.Tensor | None = None
+        # Per pair, the weighted sum of its nodes' gradients (the weights seed the backward
+        # pass); times x - b once per pair at the end: [targets, P, flattened inputs].
+        sums: torch.Tensor | None = None
         for start in range(0, len(nodes), CHUNK_ROWS):
             at = pair[start : start + CHUNK_ROWS]
             a, w = alpha[start : start + CHUNK_ROWS], weight[start : start + CHUNK_ROWS]
@@ -150,35 +151,36 @@ class TorchIntegratedGradients:
                 paths.append((bi[at] + a.view(view) * di[at]).detach().requires_grad_(True))
             held = [t[at] for t in fixed]
             out = forward(*paths, *held)
-            if results is None:
-                results = torch.zeros(
-                    (out.shape[1], pairs, width), dtype=torch.float64, device=self.device
+            grads = [g.flatten(2) for g in self._gradients(out, paths, w)]
+            merged = torch.cat(grads, dim=2).double()
+            if sums is None:
+                sums = torch.zeros(
+                    (out.shape[1], pairs, merged.shape[2]), dtype=torch.float64, device=self.device
                 )
-            per_input = []
-            for grad, di in zip(self._gradients(out, paths), diffs, strict=True):
-                # grad: [targets, nodes, ...] -> weight * grad * (x - b), summed per pair below.
-                view = (1, -1) + (1,) * (di.ndim - 1)
-                attribution = grad * w.view(view) * di[at].unsqueeze(0)
-                if attribution.ndim == 4:  # an embedding: one value per feature
-                    attribution = attribution.sum(dim=3)
-                per_input.append(attribution)
-            merged = torch.cat(per_input, dim=2).detach().double()
-            results.index_add_(1, at, merged)
-        assert results is not None
-        return list(results.unbind(0))
+            sums.index_add_(1, at, merged)
+        assert sums is not None
+        per_input = []
+        for part, di in zip(sums.split([d[0].numel() for d in diffs], dim=2), diffs, strict=True):
+            attribution = part.view(part.shape[0], *di.shape) * di.double().unsqueeze(0)
+            if attribution.ndim == 4:  # an embedding: one value per feature
+                attribution = attribution.sum(dim=3)
+            per_input.append(attribution)
+        return list(torch.cat(per_input, dim=2).unbind(0))
 
-    def _gradients(self, out: torch.Tensor, paths: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """d out[:, t] / d path for every target t: [targets, *path.shape] per input.
+    def _gradients(
+        self, out: torch.Tensor, paths: Sequence[torch.Tensor], weight: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """weight * d out[:, t] / d path for every target t: [targets, *path.shape] per input.
 
         One vectorised backward (`is_grads_batched`) for every target at once; a module whose
         operations vmap cannot batch falls back to one backward per target.
         """
         targets = out.shape[1]
         if targets == 1:
-            return [g.unsqueeze(0) for g in torch.autograd.grad(out[:, 0].sum(), paths)]
+            return [g.unsqueeze(0) for g in torch.autograd.grad(out[:, 0], paths, weight)]
         if self.batched_heads:
             eye = torch.eye(targets, dtype=out.dtype, device=out.device)
-            seeds = eye[:, None, :].expand(targets, out.shape[0], targets)
+            seeds = eye[:, None, :] * weight[None, :, None]
             try:
                 return list(
                     torch.autograd.grad(
@@ -188,7 +190,7 @@ class TorchIntegratedGradients:
             except RuntimeError:  # an operation without a batching rule
                 self.batched_heads = False
         per_target = [
-            torch.autograd.grad(out[:, t].sum(), paths, retain_graph=t < targets - 1)
+            torch.autograd.grad(out[:, t], paths, weight, retain_graph=t < targets - 1)
             for t in range(targets)
         ]
         return [torch.stack(grads) for grads in zip(*per_target, strict=True)]

@@ -1,6 +1,7 @@
 """Throughput of the attribution engines on the demo workspace, each next to its reference.
 
 Usage: python benchmarks/attribution.py [--workspace fixtures/demo] [--quick] [--threads 2]
+       [--requests 60]
 
 Measures, in one run:
 1. the raw limit: forward+backward rows/s of the deep ranker (gradient of the summed final score
@@ -15,7 +16,10 @@ Measures, in one run:
 5. end to end: `attribute_frame` on one 100-candidate timeline, request reference, every
    applicable method, for both demo models: all heads, then the final score only (default
    settings); the web app's `INTERACTIVE_SETTINGS`; a reference sampled from 16 candidates;
-   and the web app's click (one tweet against the whole request).
+   and the web app's click (one tweet against the whole request);
+6. whole log: IG and SHAP of every head over `--requests` consecutive demo requests as
+   `attribute` runs a log (requests packed together), and IG one request at a time, each as
+   a fraction of the raw limits for the rows it needed.
 
 Prints a table, then one JSON line with every number. Throughputs are the best of the timed
 repeats (after a warm-up); end-to-end times are the median. The machine is shared with other
@@ -25,6 +29,8 @@ work: the load average before and after is printed to tell noisy runs apart.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import platform
@@ -33,7 +39,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +48,12 @@ import pandas as pd
 import torch
 
 from rankaudit.attribution.api import attribute_frame, resolve_methods
+from rankaudit.attribution.base import PACK_PAIRS, explain_groups
 from rankaudit.attribution.groups import Group, request_groups
 from rankaudit.attribution.ig import TorchIntegratedGradients
 from rankaudit.attribution.permutation import TorchPermutationShap
 from rankaudit.attribution.refine import Mirror, same_pairs
+from rankaudit.attribution.registry import make_attributor
 from rankaudit.attribution.settings import FINAL, INTERACTIVE_SETTINGS, AttributionSettings
 from rankaudit.data import schema
 from rankaudit.data.readers import read_timelines
@@ -416,40 +424,118 @@ def bench_trees(
 # -- 5. end to end -----------------------------------------------------------------------------
 
 
-def _ig_workload(deep: Any, group: Group, heads: Sequence[str] | None) -> dict[str, Any]:
-    """Rows one IG explain of `group` needs (instrumented, untimed): gradient rows (nodes of
-    the path rules) and forward-only rows (the grids that locate kinks)."""
+@contextlib.contextmanager
+def _counting(attributor: Any) -> Iterator[dict[str, int]]:
+    """Count the rows an IG attributor's explanations ask for while the block runs: gradient
+    rows (nodes of the path rules), forward-only rows (the grids that locate kinks) and the
+    calls that carried them (a few Python calls each: cheap enough to time the block too)."""
     from rankaudit.attribution import ig as ig_module
     from rankaudit.attribution.paths import Nodes
-    from rankaudit.attribution.registry import make_attributor
 
-    attributor = make_attributor(deep, "ig", heads=heads, settings=AttributionSettings())
-    gradient_rows: list[int] = []
-    kink_rows: list[int] = []
-    integrate = attributor._integrate  # type: ignore[attr-defined]
+    work = {"path_rows": 0, "kink_rows": 0, "integrate_calls": 0, "cut_calls": 0}
+    integrate = attributor._integrate
     find_pieces = ig_module.find_pieces
 
     def counted(x: Any, b: Any, fixed: Any, nodes: Nodes | int, forward: Any) -> Any:
         pairs = int(x[0].shape[0])
-        gradient_rows.append(len(nodes) if isinstance(nodes, Nodes) else pairs * nodes)
+        work["path_rows"] += len(nodes) if isinstance(nodes, Nodes) else pairs * nodes
+        work["integrate_calls"] += 1
         return integrate(x, b, fixed, nodes, forward)
 
     def counted_pieces(forward: Any, x: Any, b: Any, fixed: Any, grid: int, chunk: int) -> Any:
-        kink_rows.append(int(x[0].shape[0]) * (grid + 1))
+        work["kink_rows"] += int(x[0].shape[0]) * (grid + 1)
+        work["cut_calls"] += 1
         return find_pieces(forward, x, b, fixed, grid, chunk)
 
-    attributor._integrate = counted  # type: ignore[attr-defined]
+    attributor._integrate = counted
     ig_module.find_pieces = counted_pieces  # type: ignore[assignment]
     try:
-        explanation = attributor.explain(group)
+        yield work
     finally:
         ig_module.find_pieces = find_pieces  # type: ignore[assignment]
+        del attributor._integrate
+
+
+def _ig_workload(deep: Any, group: Group, heads: Sequence[str] | None) -> dict[str, Any]:
+    """Rows one IG explain of `group` needs (instrumented, untimed)."""
+    attributor = make_attributor(deep, "ig", heads=heads, settings=AttributionSettings())
+    with _counting(attributor) as work:
+        explanation = attributor.explain(group)
     return {
         "targets": len(attributor.targets),
-        "path_rows": sum(gradient_rows),
-        "kink_rows": sum(kink_rows),
+        "path_rows": work["path_rows"],
+        "kink_rows": work["kink_rows"],
         "converged": float(np.mean(explanation.converged)),
     }
+
+
+def _limit_seconds(work: dict[str, int], limits: dict[str, Any], heads: bool) -> float:
+    """The time the rows IG asked for take at the raw limits: gradient rows at the every-head
+    limit (or the one-output limit), kink grids at the forward limit."""
+    gradient = limits["heads_limit_rows_per_s"] if heads else limits["limit_rows_per_s"]
+    return work["path_rows"] / gradient + work["kink_rows"] / limits["fwd_limit_rows_per_s"]
+
+
+# -- 6. whole log ------------------------------------------------------------------------------
+
+
+def bench_whole_log(deep: Any, frame: pd.DataFrame, *, requests: int) -> dict[str, Any]:
+    """IG and SHAP of every head over many consecutive demo requests, the way `attribute` runs
+    a log (`explain_groups`: requests packed together), next to the same requests explained
+    one at a time: time and the rows each needed (`_whole_log_fractions` adds the fractions of
+    the raw limits)."""
+    settings = AttributionSettings()
+    groups = list(itertools.islice(request_groups(frame, settings), requests))
+    out: dict[str, Any] = {
+        "requests": len(groups),
+        "rows": sum(len(g.rows) for g in groups),
+        "pairs": sum(len(g.rows) * len(g.baselines) for g in groups),
+        "pack_pairs": PACK_PAIRS,
+    }
+    for label, packed in (("ig_packed", True), ("ig_one_by_one", False)):
+        attributor = make_attributor(deep, "ig", heads=None, settings=settings)
+        list(explain_groups(attributor, groups[:2]))  # warm-up
+        with _counting(attributor) as work:
+            start = time.perf_counter()
+            if packed:
+                explained = [e for _, e in explain_groups(attributor, groups)]
+            else:
+                explained = [attributor.explain(g) for g in groups]
+            seconds = time.perf_counter() - start
+        out[label] = dict(work) | {
+            "seconds": seconds,
+            "rows_per_s": out["rows"] / seconds,
+            "converged": float(np.mean(np.concatenate([e.converged for e in explained]))),
+        }
+    attributor = make_attributor(deep, "shap", heads=None, settings=settings)
+    n_features = len(deep.feature_names)
+    forward_rows = 0
+    for group in groups:
+        played = len(
+            Mirror(same_pairs(*deep.encode(group.rows), *deep.encode(group.baselines))).rows
+        )
+        forward_rows += played * (2 + 2 * settings.shap_permutations * (n_features - 1))
+    list(explain_groups(attributor, groups[:2]))  # warm-up
+    start = time.perf_counter()
+    list(explain_groups(attributor, groups))
+    seconds = time.perf_counter() - start
+    out["shap"] = {
+        "seconds": seconds,
+        "rows_per_s": out["rows"] / seconds,
+        "forward_rows": forward_rows,
+    }
+    return out
+
+
+def _whole_log_fractions(whole: dict[str, Any], limits: dict[str, Any]) -> None:
+    """Each whole-log run as a fraction of the raw limits for the rows it needed."""
+    for label in ("ig_packed", "ig_one_by_one"):
+        run = whole[label]
+        run["fraction_of_limit"] = _limit_seconds(run, limits, heads=True) / run["seconds"]
+    shap = whole["shap"]
+    shap["fraction_of_fwd_limit"] = (
+        shap["forward_rows"] / shap["seconds"] / limits["fwd_limit_rows_per_s"]
+    )
 
 
 #: End-to-end configurations: (label, heads, settings, explain only the first tweet).
@@ -539,7 +625,7 @@ def _table(results: dict[str, Any]) -> str:
     runs = ", ".join(f"{r:,.0f}" for r in lim["limit_runs_rows_per_s"])
     add(
         "1 limit",
-        "runs (before, after IG)",
+        "runs (before IG, after IG, after whole log)",
         f"{runs} rows/s; forward only {lim['fwd_limit_rows_per_s']:,.0f} rows/s",
     )
     ig = results["ig"]
@@ -651,6 +737,28 @@ def _table(results: dict[str, Any]) -> str:
             f"SHAP work {label}",
             f"{w['forward_rows']:,} forward rows, {w['forward_rows_per_s']:,.0f} rows/s = {w['fraction_of_fwd_limit']:.2f} of the forward limit",
         )
+    whole = results["whole_log"]
+    add(
+        "6 whole log",
+        "requests",
+        f"{whole['requests']} consecutive demo requests, {whole['rows']:,} rows, {whole['pairs']:,} pairs; every head, request reference; packs of {whole['pack_pairs']:,} pairs",
+    )
+    for key, name in (
+        ("ig_packed", "IG, requests packed"),
+        ("ig_one_by_one", "IG, one request at a time"),
+    ):
+        w = whole[key]
+        add(
+            "6 whole log",
+            name,
+            f"{w['seconds']:.2f} s ({w['rows_per_s']:,.0f} rows/s), {w['path_rows']:,} gradient rows and {w['kink_rows']:,} forward rows in {w['integrate_calls']} + {w['cut_calls']} calls: {w['fraction_of_limit']:.2f} of the raw limits' time for those rows",
+        )
+    w = whole["shap"]
+    add(
+        "6 whole log",
+        "SHAP",
+        f"{w['seconds']:.2f} s ({w['rows_per_s']:,.0f} rows/s), {w['forward_rows']:,} forward rows: {w['fraction_of_fwd_limit']:.2f} of the forward limit",
+    )
     widths = [max(len(line[i]) for line in lines) for i in range(2)]
     out = []
     previous = ""
@@ -680,7 +788,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--ig-steps", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--requests", type=int, default=None, help="requests of the whole-log run (default 60)"
+    )
     args = parser.parse_args()
+    if args.requests is None:
+        args.requests = 16 if args.quick else 60
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     repeat = 1 if args.quick else 3
@@ -695,8 +808,8 @@ def main() -> None:
     timeline = _timeline(frame, TIMELINE_SIZE)
     first_request = next(request_groups(frame.head(200), AttributionSettings()))
 
-    # The limit is measured before and after IG and the best kept, so that a burst of other
-    # work on the machine does not inflate IG's fraction of it.
+    # The limits are measured before IG, after it and after the whole-log run, and the best
+    # kept, so that a burst of other work on the machine does not inflate a fraction of them.
     _progress(started, "1 limit")
     first_limit = bench_limit(deep, x_num, x_cat, repeat)
     multiples = (1, 4) if args.quick else (1, 2, 4, 8)
@@ -705,9 +818,15 @@ def main() -> None:
         deep, x_num, x_cat, pairs=pairs, steps=args.ig_steps, repeat=repeat,
         internal_batches=[pairs * k for k in multiples if k <= args.ig_steps],
     )  # fmt: skip
-    results["limit"] = _merge_limits([first_limit, bench_limit(deep, x_num, x_cat, repeat)])
+    limit_runs = [first_limit, bench_limit(deep, x_num, x_cat, repeat)]
+    _progress(started, "6 whole log")
+    whole = bench_whole_log(deep, frame, requests=args.requests)
+    limit_runs.append(bench_limit(deep, x_num, x_cat, repeat))
+    results["limit"] = _merge_limits(limit_runs)
     limit = results["limit"]["limit_rows_per_s"]
     results["ig"] = _with_fractions(ig, limit)
+    _whole_log_fractions(whole, results["limit"])
+    results["whole_log"] = whole
     _progress(started, "3 Deep SHAP")
     results["deep_shap"] = bench_deep_shap(
         deep, first_request, gradient_rows=2 if args.quick else 8, repeat=repeat, seed=args.seed
@@ -726,13 +845,7 @@ def main() -> None:
         work = _ig_workload(deep, timeline_group, heads)
         seconds = results["end_to_end"][label][deep.name]["methods"]["ig"]["median_ms"] / 1e3
         work["path_rows_per_s"] = work["path_rows"] / seconds
-        # The time the rows it needs take at the raw limits (gradient rows of every head at
-        # the all-heads limit, kink grids at the forward limit), against the time it took.
-        heads_limit = limit if heads else results["limit"]["heads_limit_rows_per_s"]
-        ideal = (
-            work["path_rows"] / heads_limit
-            + work["kink_rows"] / results["limit"]["fwd_limit_rows_per_s"]
-        )
+        ideal = _limit_seconds(work, results["limit"], heads=heads is None)
         work["fraction_of_limit"] = ideal / seconds
         workload[label] = work
     results["end_to_end"]["ig_workload"] = workload

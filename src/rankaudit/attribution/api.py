@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rankaudit.attribution.base import explain_groups
 from rankaudit.attribution.cache import AttributionCache
 from rankaudit.attribution.groups import (
     Group,
@@ -107,8 +108,8 @@ def attribute_frame(
             ranker, method, heads=heads, settings=settings,
             groups=groups if method == "shap" else None,
         )  # fmt: skip
-        for group in _groups(frame, reference, settings, background, pair, tweets):
-            explanation = attributor.explain(group)
+        explained = _groups(frame, reference, settings, background, pair, tweets)
+        for group, explanation in explain_groups(attributor, explained):
             parts.append(
                 explanation_frame(
                     group,

@@ -1,10 +1,11 @@
-"""The contract every attributor follows: explain f(row) - mean f(baselines) for a group."""
+"""The contract every attributor follows: explain f(row) - mean f(baselines) for a group;
+`explain_groups` runs one over many groups, in packs where it can explain several at once."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,20 @@ from numpy.typing import NDArray
 from rankaudit.attribution.groups import Group
 from rankaudit.attribution.settings import FINAL
 
-__all__ = ["Attributor", "GroupExplanation", "model_outputs", "targets_of"]
+__all__ = [
+    "PACK_PAIRS",
+    "Attributor",
+    "GroupExplanation",
+    "Packing",
+    "explain_groups",
+    "model_outputs",
+    "targets_of",
+]
+
+#: (row, baseline) pairs of the groups explained together by an attributor that packs them:
+#: enough requests that the later, sparser refinement rounds still fill whole chunks
+#: (measured in benchmarks/attribution.py, whole-log section).
+PACK_PAIRS = 16384
 
 Array = NDArray[np.float64]
 
@@ -40,6 +54,36 @@ class Attributor(Protocol):
     def explain(self, group: Group) -> GroupExplanation:
         """Return the explanation of every row of `group` for every target."""
         ...
+
+
+@runtime_checkable
+class Packing(Protocol):
+    """An attributor that explains several groups at once (IG: their pairs share chunks)."""
+
+    def explain_pack(self, groups: Sequence[Group]) -> list[GroupExplanation]:
+        """The explanation of each group, in order, equal to `explain` of each alone."""
+        ...
+
+
+def explain_groups(
+    attributor: Attributor, groups: Iterable[Group]
+) -> Iterator[tuple[Group, GroupExplanation]]:
+    """Each group with its explanation, in order; an attributor that packs gets consecutive
+    groups of about `PACK_PAIRS` pairs together."""
+    if not isinstance(attributor, Packing):
+        for group in groups:
+            yield group, attributor.explain(group)
+        return
+    pack: list[Group] = []
+    pairs = 0
+    for group in groups:
+        pack.append(group)
+        pairs += len(group.rows) * len(group.baselines)
+        if pairs >= PACK_PAIRS:
+            yield from zip(pack, attributor.explain_pack(pack), strict=True)
+            pack, pairs = [], 0
+    if pack:
+        yield from zip(pack, attributor.explain_pack(pack), strict=True)
 
 
 def targets_of(ranker: Any, heads: Sequence[str] | None) -> tuple[str, ...]:

@@ -17,13 +17,17 @@ Every pair starts with captum's Gauss-Legendre rule (`tests/attribution` checks 
 equal captum's `IntegratedGradients` with the same points); pairs that keep a row from its
 tolerance are refined, between the module's kinks where it has any (`paths`, `refine`). All
 heads come from one forward pass per chunk of nodes, the final score is derived from them.
+Requests are explained in packs (`explain_pack`, through `base.explain_groups`): their pairs
+share the forward/backward chunks, so that the later refinement rounds, a few pairs per
+request, still fill whole chunks.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +35,13 @@ import torch
 
 from rankaudit.attribution.base import GroupExplanation
 from rankaudit.attribution.groups import Group
-from rankaudit.attribution.paths import Nodes, Pieces, find_pieces, gauss_legendre_nodes
+from rankaudit.attribution.paths import (
+    Nodes,
+    Pieces,
+    find_pieces,
+    gauss_legendre_nodes,
+    join_nodes,
+)
 from rankaudit.attribution.refine import Mirror, Schedule, same_pairs, schedule_cost, within_budget
 from rankaudit.attribution.settings import FINAL, AttributionSettings
 from rankaudit.models.torch_ranker import resolve_device
@@ -160,8 +170,12 @@ class TorchIntegratedGradients:
             sums.index_add_(1, at, merged)
         assert sums is not None
         per_input = []
-        for part, di in zip(sums.split([d[0].numel() for d in diffs], dim=2), diffs, strict=True):
-            attribution = part.view(part.shape[0], *di.shape) * di.double().unsqueeze(0)
+        offset = 0
+        for di in diffs:
+            width = di[0].numel()
+            part = sums[:, :, offset : offset + width]
+            offset += width
+            attribution = part.reshape(part.shape[0], *di.shape) * di.double().unsqueeze(0)
             if attribution.ndim == 4:  # an embedding: one value per feature
                 attribution = attribution.sum(dim=3)
             per_input.append(attribution)
@@ -320,7 +334,61 @@ class TorchIntegratedGradients:
         return np.stack([v.cpu().numpy() for v in per_target], axis=1)
 
     def explain(self, group: Group) -> GroupExplanation:
-        """Explain every row against the mean of the group's baselines, refining pair by pair.
+        """Explain every row of `group` against the mean of its baselines (`explain_pack`)."""
+        return self.explain_pack([group])[0]
+
+    def explain_pack(self, groups: Sequence[Group]) -> list[GroupExplanation]:
+        """Explain several groups at once, their pairs packed into shared forward/backward
+        chunks: each round, every group that still refines asks for its next pairs (`_Work`)
+        and all their asks are served by one cut and one integration. A group's choices
+        depend only on its own values, so its explanation is the same whatever it is packed
+        with (up to float32 rounding of the shared chunks)."""
+        runs = [self._explain(group) for group in groups]
+        done: list[GroupExplanation | None] = [None] * len(runs)
+        answers: dict[int, Any] = dict.fromkeys(range(len(runs)))
+        while answers:
+            asked: dict[int, _Work] = {}
+            for i, answer in answers.items():
+                try:
+                    asked[i] = runs[i].send(answer)
+                except StopIteration as stop:
+                    done[i] = stop.value
+            answers = self._serve(asked)
+        return [d for d in done if d is not None]
+
+    def _serve(self, asked: dict[int, _Work]) -> dict[int, Any]:
+        """Answer every group's ask: one `_pieces` call for all the cuts, one `_pairs` call for
+        all the integrations ([P, targets, F] float64 per ask)."""
+        answers: dict[int, Any] = {}
+        for cut in (True, False):
+            keys = [i for i, work in asked.items() if (work.nodes is None) == cut]
+            if not keys:
+                continue
+            inputs = [
+                torch.cat(parts) for parts in zip(*(asked[i].inputs for i in keys), strict=True)
+            ]
+            sizes = [int(asked[i].inputs[0].shape[0]) for i in keys]
+            bounds = np.cumsum([0, *sizes])
+            if cut:
+                pieces = self._pieces(*inputs)
+                answers |= {
+                    i: pieces.select(int(lo), int(hi))
+                    for i, lo, hi in zip(keys, bounds[:-1], bounds[1:], strict=True)
+                }
+                continue
+            parts = [asked[i].nodes for i in keys]
+            nodes = join_nodes([n for n in parts if n is not None], sizes)
+            x_num, x_cat, b_num, b_cat = inputs
+            per_target = self._pairs(x_num, x_cat, b_num, b_cat, nodes)
+            values = np.stack([v.cpu().numpy() for v in per_target], axis=1)
+            answers |= {
+                i: values[lo:hi] for i, lo, hi in zip(keys, bounds[:-1], bounds[1:], strict=True)
+            }
+        return answers
+
+    def _explain(self, group: Group) -> Generator[_Work, Any, GroupExplanation]:
+        """Explain every row against the mean of the group's baselines, refining pair by pair;
+        a generator that yields the work it needs (`explain_pack` serves it).
 
         Every (row, baseline) pair starts with `ig_steps` Gauss-Legendre points. Each pair's own
         completeness error is known: the sum of its attributions against f(row) - f(baseline),
@@ -357,34 +425,54 @@ class TorchIntegratedGradients:
         # A row compared with itself (the request reference) attributes exactly zero.
         same = same_pairs(x_num, x_cat, b_num, b_cat)
         mirror = Mirror(same)
-
-        def cut(chosen: np.ndarray) -> Pieces:
-            rows, bases = (torch.as_tensor(c[chosen]) for c in (mirror.rows, mirror.bases))
-            return self._pieces(x_num[rows], x_cat[rows], b_num[bases], b_cat[bases])
-
-        schedule = Schedule(settings, len(mirror.rows), cut)
+        schedule = Schedule(settings, len(mirror.rows))
         #: step -> values of the integrated pairs at that step: [integrated, targets, F],
         #: NaN where not integrated yet. A pair and its reverse read the same entry.
         integrated: dict[int, np.ndarray] = {}
 
-        def set_pairs(r: np.ndarray, b: np.ndarray, step: int) -> None:
-            """Pairs (r, b) at `step`, integrating the segments no pair has needed there yet."""
-            values = integrated.setdefault(
-                step, np.full((len(mirror.rows), n_targets, n_features), np.nan)
-            )
+        def inputs(chosen: np.ndarray) -> tuple[torch.Tensor, ...]:
+            rows, bases = (torch.as_tensor(c[chosen]) for c in (mirror.rows, mirror.bases))
+            return x_num[rows], x_cat[rows], b_num[bases], b_cat[bases]
+
+        def set_pairs(
+            r: np.ndarray, b: np.ndarray, steps: np.ndarray
+        ) -> Generator[_Work, Any, None]:
+            """Pairs (r, b) at `steps`, integrating the segments no pair has needed there yet:
+            the new paths are cut first, then every step's segments integrated in one ask."""
             source = mirror.source[r, b]
-            todo = np.unique(source[np.isnan(values[source, 0, 0])])
-            if len(todo):
-                nodes = settings.ig_steps if step == 0 else schedule.nodes(step, todo)
-                values[todo] = self._pair_sums(
-                    x_num, x_cat, b_num, b_cat, mirror.rows[todo], mirror.bases[todo], nodes
+            todo = {}
+            for step in np.unique(steps).tolist():
+                values = integrated.setdefault(
+                    step, np.full((len(mirror.rows), n_targets, n_features), np.nan)
                 )
-            pairs[r, b] = mirror.sign[r, b, None, None] * values[source]
-            level[r, b] = step
+                wanted = source[steps == step]
+                todo[step] = np.unique(wanted[np.isnan(values[wanted, 0, 0])])
+            refined = [t for step, t in todo.items() if step > 0]
+            new = schedule.uncut(np.concatenate(refined)) if refined else np.zeros(0, np.int64)
+            if len(new):
+                schedule.add_pieces(new, (yield _Work(inputs(new), None)))
+            asks = [(step, t) for step, t in todo.items() if len(t)]
+            if asks:
+                nodes = [
+                    schedule.nodes(step, t)
+                    if step
+                    else gauss_legendre_nodes(len(t), settings.ig_steps)
+                    for step, t in asks
+                ]
+                chosen = np.concatenate([t for _, t in asks])
+                values = yield _Work(inputs(chosen), join_nodes(nodes, [len(t) for _, t in asks]))
+                bounds = np.cumsum([0, *(len(t) for _, t in asks)])
+                for (step, t), lo, hi in zip(asks, bounds[:-1], bounds[1:], strict=True):
+                    integrated[step][t] = values[lo:hi]
+            for step in todo:
+                at = steps == step
+                ra, ba = r[at], b[at]
+                pairs[ra, ba] = mirror.sign[ra, ba, None, None] * integrated[step][source[at]]
+            level[r, b] = steps
 
         if len(mirror.rows):
             first_rows, first_bases = np.nonzero(mirror.source >= 0)
-            set_pairs(first_rows, first_bases, 0)
+            yield from set_pairs(first_rows, first_bases, np.zeros(len(first_rows), np.int64))
         # Every row pays for each of its pairs, integrated or reversed: its budget, and so its
         # choices, do not depend on which other rows share its paths.
         spent = (mirror.source >= 0).sum(axis=1) * settings.ig_steps
@@ -413,10 +501,7 @@ class TorchIntegratedGradients:
             picked_rows, picked_bases = np.nonzero(chosen)
             np.add.at(spent, todo[picked_rows], next_cost[picked_rows, picked_bases])
             r, b = todo[picked_rows], picked_bases
-            steps = level[r, b] + 1
-            for step in np.unique(steps):
-                at = steps == step
-                set_pairs(r[at], b[at], int(step))
+            yield from set_pairs(r, b, level[r, b] + 1)
         attributions = pairs.mean(axis=1).transpose(1, 0, 2)  # [targets, n, F]
         row_error = np.abs(attributions.sum(axis=2).T - expected)
         converged = (row_error <= tolerance).all(axis=1)
@@ -426,3 +511,13 @@ class TorchIntegratedGradients:
             reference_scores={t: np.array(reference[:, i]) for i, t in enumerate(self.targets)},
             converged=converged,
         )
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What one group's explanation needs next: its pairs' inputs (x_num, x_cat, b_num, b_cat),
+    gathered, and the nodes to integrate them at (answer: [P, targets, F] float64), or None to
+    cut their paths at the module's kinks (answer: their `Pieces`)."""
+
+    inputs: tuple[torch.Tensor, ...]
+    nodes: Nodes | None

@@ -30,7 +30,14 @@ from captum.attr._utils.approximation_methods import approximation_parameters
 from numpy.typing import NDArray
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["Nodes", "Pieces", "find_pieces", "gauss_legendre", "gauss_legendre_nodes"]
+__all__ = [
+    "Nodes",
+    "Pieces",
+    "find_pieces",
+    "gauss_legendre",
+    "gauss_legendre_nodes",
+    "join_nodes",
+]
 
 #: Functions with a kink at zero whose inputs the recorder keeps: `nn.ReLU` and `nn.LeakyReLU`
 #: call the functional forms, so modules and functional code are both seen.
@@ -72,6 +79,17 @@ def gauss_legendre_nodes(pairs: int, points: int) -> Nodes:
     )
 
 
+def join_nodes(parts: Sequence[Nodes], pairs: Sequence[int]) -> Nodes:
+    """One node set of the pairs of `parts` in turn: part k has `pairs[k]` pairs, numbered after
+    those of the parts before it."""
+    offsets = np.cumsum([0, *pairs[:-1]], dtype=np.int64)
+    return Nodes(
+        pair=np.concatenate([p.pair + o for p, o in zip(parts, offsets, strict=True)]),
+        alpha=np.concatenate([p.alpha for p in parts]),
+        weight=np.concatenate([p.weight for p in parts]),
+    )
+
+
 @dataclass(frozen=True)
 class Pieces:
     """The smooth pieces of many pairs' paths, in pair order: piece k of pair `pair[k]` runs
@@ -94,6 +112,11 @@ class Pieces:
         return np.bincount(self.pair, weights=self.points(first, scale), minlength=pairs).astype(
             np.int64
         )
+
+    def select(self, start: int, stop: int) -> Pieces:
+        """The pieces of pairs start..stop-1, numbered from 0."""
+        lo, hi = np.searchsorted(self.pair, [start, stop])
+        return Pieces(self.pair[lo:hi] - start, self.start[lo:hi], self.length[lo:hi], self.kinked)
 
     def nodes(self, first: int, scale: int, chosen: NDArray[np.int64]) -> Nodes:
         """Nodes of the pairs `chosen` (indices into this object's pairs), numbered

@@ -4,8 +4,6 @@ within its budget. `ig.TorchIntegratedGradients.explain` drives it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 
@@ -49,17 +47,15 @@ class Schedule:
 
     Step 0: `ig_steps` Gauss-Legendre points. Step s >= 1 of a module with kinks: each piece
     between the pair's kinks gets `ig_steps` points per unit of path (at least one), times
-    2^(s-1); a pair is cut at its kinks (`cut`, forward passes only) when a row first refines
-    it, and step 1 is priced as the smooth rule's (4 * `ig_steps`) so that every row prices its
-    pairs the same way whichever other rows share them. A smooth module (no kink seen on the
-    first pairs cut): `ig_steps` * 4^s Gauss-Legendre points.
+    2^(s-1); a pair's path is cut at its kinks (forward passes only: the caller asks for the
+    pairs `uncut` returns and hands the pieces to `add_pieces`) when a row first refines it, and
+    step 1 is priced as the smooth rule's (4 * `ig_steps`) so that every row prices its pairs
+    the same way whichever other rows share them. A smooth module (no kink seen on the first
+    pairs cut): `ig_steps` * 4^s Gauss-Legendre points.
     """
 
-    def __init__(
-        self, settings: AttributionSettings, pairs: int, cut: Callable[[np.ndarray], Pieces]
-    ) -> None:
+    def __init__(self, settings: AttributionSettings, pairs: int) -> None:
         self.first = settings.ig_steps
-        self.cut = cut
         #: Points of each pair at step 1 (-1: not cut yet).
         self.base = np.full(pairs, -1, dtype=np.int64)
         self.kinked: bool | None = None
@@ -77,19 +73,22 @@ class Schedule:
         priced = np.where(step == 1, 4 * self.first, piecewise)
         return np.asarray(np.where(step == 0, self.first, priced), dtype=np.int64)
 
-    def cut_paths(self, pairs: np.ndarray) -> None:
-        """Cut the paths of integrated pairs `pairs` at their kinks, where not cut yet."""
-        new = np.unique(pairs[self.base[pairs] < 0])
-        if not len(new) or self.kinked is False:
-            return
-        cut = self.cut(new)
+    def uncut(self, pairs: np.ndarray) -> np.ndarray:
+        """The integrated pairs among `pairs` whose paths must be cut before they are refined
+        (ascending, each once): none once the module proved smooth."""
+        if self.kinked is False:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(pairs[self.base[pairs] < 0])
+
+    def add_pieces(self, pairs: np.ndarray, cut: Pieces) -> None:
+        """The pieces of `pairs` (what `uncut` returned), numbered 0..len(pairs)-1 in `cut`."""
         self.kinked = bool(self.kinked) or cut.kinked
-        self.pieces.append(Pieces(new[cut.pair], cut.start, cut.length, cut.kinked))
-        self.base[new] = cut.cost(self.first, 1, len(new))
+        self.pieces.append(Pieces(pairs[cut.pair], cut.start, cut.length, cut.kinked))
+        self.base[pairs] = cut.cost(self.first, 1, len(pairs))
 
     def nodes(self, step: int, chosen: np.ndarray) -> Nodes:
-        """Nodes of integrated pairs `chosen` (ascending) at `step` >= 1, numbered in order."""
-        self.cut_paths(chosen)
+        """Nodes of integrated pairs `chosen` (ascending, cut already) at `step` >= 1, numbered
+        in order."""
         if not self.kinked:
             return gauss_legendre_nodes(len(chosen), self.first * 4**step)
         if len(self.pieces) > 1:  # one object again: later steps look pairs up in it

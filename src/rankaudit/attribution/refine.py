@@ -1,6 +1,7 @@
 """IG's bookkeeping of (row, baseline) pairs: which are integrated and which are reverses,
 how many points each refinement step costs and where they go, and which pairs a row refines
-within its budget. `ig.TorchIntegratedGradients.explain` drives it."""
+within its budget. `ig.TorchIntegratedGradients._explain` drives it, one group at a time or
+many packed together."""
 
 from __future__ import annotations
 

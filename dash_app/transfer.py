@@ -88,21 +88,7 @@ class Compressed:
             if cached is not None:
                 start_response("200 OK", _cached_headers(*cached))
                 return [cached[0]]
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured.update(status=status, headers=list(headers), exc_info=exc_info)
-            return lambda _: None  # the legacy write(): Flask never calls it
-
-        result = self.app(environ, capture)
-        try:
-            body = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        status: str = captured["status"]
-        headers: list[tuple[str, str]] = captured["headers"]
+        status, headers, exc_info, body = _run(self.app, environ)
         if immutable and status.startswith("200"):
             headers = [*_without(headers, "cache-control", "expires"), ("Cache-Control", IMMUTABLE)]
         kind = (_header(headers, "content-type") or "").lower()
@@ -125,8 +111,27 @@ class Compressed:
                     self._bodies[key] = (body, _header(headers, "content-type") or kind)
                     while len(self._bodies) > CACHED_BODIES:
                         self._bodies.popitem(last=False)
-        start_response(status, headers, captured["exc_info"])
+        start_response(status, headers, exc_info)
         return [body]
+
+
+def _run(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], Any, bytes]:
+    """Call a WSGI app to the end: (status, headers, exc_info, the whole body), the app's
+    iterable closed."""
+    captured: dict[str, Any] = {}
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured.update(status=status, headers=list(headers), exc_info=exc_info)
+        return lambda _: None  # the legacy write(): Flask never calls it
+
+    result = app(environ, capture)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return captured["status"], captured["headers"], captured["exc_info"], body
 
 
 def _cached_headers(body: bytes, kind: str) -> list[tuple[str, str]]:
@@ -164,17 +169,5 @@ def local_get(
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
-    seen: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        seen.update(status=status, headers={k.lower(): v for k, v in headers})
-        return lambda _: None
-
-    result = app(environ, start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-    return seen["status"], seen["headers"], body
+    status, headers, _, body = _run(app, environ)
+    return status, {k.lower(): v for k, v in headers}, body
